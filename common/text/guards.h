@@ -1,0 +1,62 @@
+// Guards: is a matched phrase negated, hypothetical/conditional, or asked as a question?
+// Works on normalized text (see normalize.h) in Chinese and English, scoped to the clause that
+// holds the match; run only around matches, never over whole texts.
+//
+//   negation:     还没/尚未/暂不/不/没有/没/未/无需/别/先别/not/no/never/haven't/don't/won't ...
+//                 in the clause before the match (or a short negating tail after it: "签了没");
+//                 double negation ("不是不签", "not unwilling") cancels.
+//   hypothetical: 如果/假如/要是/万一/若/一旦.../if/unless/whether/in case/might/may consider...
+//                 anywhere earlier in the same sentence ("如果价格合适，我们就签").
+//   question:     the clause/sentence ends with ?/？, or holds 吗/么/是否/有没有/能否/…了没,
+//                 "have you", "did you", "is it" ...
+//
+// Clause and word boundaries come from ICU BreakIterator (it segments Chinese), so "不错" and
+// "不过" are not negations and "no" inside "know" is not a cue.
+//
+// Thread safety: a GuardAnalyzer is NOT thread-safe (it owns ICU iterators); make one per
+// thread with Clone().
+#ifndef AUTOSTAGE_COMMON_TEXT_GUARDS_H_
+#define AUTOSTAGE_COMMON_TEXT_GUARDS_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace autostage::text {
+
+struct ByteRange {
+  size_t begin = 0;
+  size_t end = 0;
+};
+
+struct GuardFindings {
+  ByteRange clause;    // the clause holding the match (normalized text offsets)
+  ByteRange sentence;  // the sentence holding the match
+  bool negated = false;
+  bool hypothetical = false;
+  bool question = false;
+  // The cue words that decided each flag (empty when the flag is false), for `explain`.
+  std::string negation_cue;
+  std::string hypothetical_cue;
+  std::string question_cue;
+};
+
+class GuardAnalyzer {
+ public:
+  static absl::StatusOr<std::unique_ptr<GuardAnalyzer>> Create();
+  virtual ~GuardAnalyzer() = default;
+  virtual std::unique_ptr<GuardAnalyzer> Clone() const = 0;
+
+  // `text` is normalized text; [match_begin, match_end) a match inside it.
+  virtual GuardFindings Analyze(std::string_view text, size_t match_begin, size_t match_end) = 0;
+  // Clause / sentence holding a byte range, without guard analysis.
+  virtual ByteRange ClauseAt(std::string_view text, size_t begin, size_t end) = 0;
+  virtual ByteRange SentenceAt(std::string_view text, size_t begin, size_t end) = 0;
+};
+
+}  // namespace autostage::text
+
+#endif  // AUTOSTAGE_COMMON_TEXT_GUARDS_H_

@@ -1,0 +1,41 @@
+// Normalizer: NFKC, case folding, full/half width folding, Traditional -> Simplified Chinese
+// and whitespace folding (every run of Unicode whitespace becomes one ' '), with an offset
+// map back to the input. Rule terms are normalized by the same object, so matching is done on
+// normalized text only.
+//
+// ICU transliterators are slow, so Create() precomputes a per-code-point table once; the hot
+// path is a table lookup per code point (ASCII fast path) and allocates only the output.
+//
+// Thread safety: immutable after Create(); Normalize() may be called concurrently.
+#ifndef AUTOSTAGE_COMMON_TEXT_NORMALIZE_H_
+#define AUTOSTAGE_COMMON_TEXT_NORMALIZE_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "common/text/offset_map.h"
+
+namespace autostage::text {
+
+struct NormalizedText {
+  std::string text;
+  OffsetMap to_input;  // normalized byte offsets -> input byte offsets
+};
+
+class Normalizer {
+ public:
+  // Fails (kInternal) only when ICU data is missing.
+  static absl::StatusOr<std::unique_ptr<const Normalizer>> Create();
+  virtual ~Normalizer() = default;
+
+  // `input` must be valid UTF-8 (the decoder guarantees it); invalid bytes become U+FFFD.
+  virtual NormalizedText Normalize(std::string_view input) const = 0;
+  // Same transformation without the offset map (rule terms, lookups).
+  virtual std::string NormalizeString(std::string_view input) const = 0;
+};
+
+}  // namespace autostage::text
+
+#endif  // AUTOSTAGE_COMMON_TEXT_NORMALIZE_H_
