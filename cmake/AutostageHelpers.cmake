@@ -29,9 +29,11 @@ function(autostage_test name)
     ENVIRONMENT "AUTOSTAGE_SOURCE_DIR=${PROJECT_SOURCE_DIR};AUTOSTAGE_BIN_DIR=${CMAKE_BINARY_DIR}/bin")
 endfunction()
 
-# autostage_fuzzer(NAME SOURCES ... DEPS ...): built only with AUTOSTAGE_FUZZ (clang).
+# autostage_fuzzer(NAME SOURCES ... DEPS ... [SEEDS dir]): built only with AUTOSTAGE_FUZZ
+# (clang). Every fuzzer joins the `all_fuzzers` target; .ci/run runs each for 60 s, starting
+# from the seed folder recorded in <build>/fuzz-seeds/NAME.
 function(autostage_fuzzer name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "SEEDS" "SOURCES;DEPS" ${ARGN})
   if(NOT AUTOSTAGE_FUZZ)
     return()
   endif()
@@ -39,6 +41,14 @@ function(autostage_fuzzer name)
   target_compile_options(${name} PRIVATE ${AUTOSTAGE_WARNINGS} -fsanitize=fuzzer,address,undefined)
   target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  if(NOT TARGET all_fuzzers)
+    add_custom_target(all_fuzzers)
+  endif()
+  add_dependencies(all_fuzzers ${name})
+  if(ARG_SEEDS)
+    get_filename_component(seeds ${ARG_SEEDS} ABSOLUTE BASE_DIR ${CMAKE_CURRENT_SOURCE_DIR})
+    file(WRITE ${CMAKE_BINARY_DIR}/fuzz-seeds/${name} "${seeds}")
+  endif()
 endfunction()
 
 # autostage_benchmark(NAME SOURCES ... DEPS ...)
