@@ -45,17 +45,23 @@ OffsetMap OffsetMap::Then(const OffsetMap& to_source) const {
     out = to_source;
     return out;
   }
-  for (const Anchor& a : anchors_)
+  // Before its first anchor this map is the identity: make that run explicit so the inner
+  // map's anchors inside it survive composition too.
+  std::vector<Anchor> outer;
+  outer.reserve(anchors_.size() + 1);
+  if (anchors_.front().derived != 0) outer.push_back({0, 0});
+  outer.insert(outer.end(), anchors_.begin(), anchors_.end());
+  for (const Anchor& a : outer)
     out.anchors_.push_back({a.derived, static_cast<uint32_t>(to_source.ToSource(a.source))});
   // Anchors of the inner map inside each run must also survive composition.
   for (const auto& b : to_source.anchors_) {
     // Find derived offsets of this map whose source is b.derived: only exact identity runs.
-    auto it = std::upper_bound(anchors_.begin(), anchors_.end(), b.derived,
+    auto it = std::upper_bound(outer.begin(), outer.end(), b.derived,
                                [](size_t s, const Anchor& a) { return s < a.source; });
-    if (it == anchors_.begin()) continue;
+    if (it == outer.begin()) continue;
     const Anchor& a = *(it - 1);
     size_t derived = a.derived + (b.derived - a.source);
-    if (it != anchors_.end() && derived >= it->derived) continue;
+    if (it != outer.end() && derived >= it->derived) continue;
     out.anchors_.push_back({static_cast<uint32_t>(derived), b.source});
   }
   std::sort(out.anchors_.begin(), out.anchors_.end(),

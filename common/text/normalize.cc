@@ -1,0 +1,187 @@
+#include "common/text/normalize.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "common/text/internal/normalize_table.h"
+
+namespace autostage::text {
+namespace {
+
+constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";  // U+FFFD
+
+// Decodes one UTF-8 sequence starting at in[i] (a byte >= 0x80). Returns the code point and
+// sets `len`; an ill-formed sequence returns -1 with `len` = the maximal ill-formed subpart
+// (at least 1), which becomes one U+FFFD (Unicode's "substitution of maximal subparts").
+inline int32_t DecodeUtf8(const uint8_t* in, size_t n, size_t i, size_t& len) {
+  const uint8_t b0 = in[i];
+  size_t need;
+  uint8_t lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  int32_t cp;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    need = 1;
+    cp = b0 & 0x1F;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    need = 2;
+    cp = b0 & 0x0F;
+    if (b0 == 0xE0) lo = 0xA0;
+    if (b0 == 0xED) hi = 0x9F;  // no surrogates
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    need = 3;
+    cp = b0 & 0x07;
+    if (b0 == 0xF0) lo = 0x90;
+    if (b0 == 0xF4) hi = 0x8F;
+  } else {
+    len = 1;
+    return -1;
+  }
+  size_t k = 1;
+  for (; k <= need; ++k) {
+    if (i + k >= n) break;
+    const uint8_t b = in[i + k];
+    if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) break;
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  len = k > need ? need + 1 : k;
+  return k > need ? cp : -1;
+}
+
+class TableNormalizer final : public Normalizer {
+ public:
+  explicit TableNormalizer(internal::NormalizeTable table) : table_(std::move(table)) {}
+
+  NormalizedText Normalize(std::string_view input) const override {
+    NormalizedText out;
+    Run<true>(input, out.text, &out.to_input);
+    return out;
+  }
+
+  std::string NormalizeString(std::string_view input) const override {
+    std::string out;
+    Run<false>(input, out, nullptr);
+    return out;
+  }
+
+ private:
+  // One pass over the input. Invariant: out.size() - o >= n - i (room to copy the remaining
+  // input unchanged), so the ASCII loop writes without checks; only replacements longer than
+  // their input grow the buffer.
+  template <bool kMap>
+  void Run(std::string_view input, std::string& out, OffsetMap* map) const {
+    const auto* in = reinterpret_cast<const uint8_t*>(input.data());
+    const size_t n = input.size();
+    out.resize(n);
+    char* dst = out.data();
+    size_t o = 0;
+    size_t i = 0;
+    bool space = false;  // the output ends with a folded whitespace run
+    const uint8_t* ascii = table_.ascii;
+
+    auto grow = [&](size_t extra) {
+      const size_t need = o + extra + (n - i);
+      if (need > out.size()) {
+        out.resize(std::max(need, out.size() * 2));
+        dst = out.data();
+      }
+    };
+
+    while (i < n) {
+      const uint8_t b = in[i];
+      if (b < 0x80) {
+        const uint8_t m = ascii[b];
+        if (m != internal::NormalizeTable::kAsciiSpace) {
+          dst[o++] = static_cast<char>(m);
+          ++i;
+          space = false;
+          continue;
+        }
+        // A whitespace run (ASCII or not) becomes one space; ignorable code points (zero
+        // width space, BOM...) inside the run are dropped with it.
+        i = SkipWhitespace(in, n, i, space, dst, o);
+        if constexpr (kMap) map->AddAnchor(o, i);
+        continue;
+      }
+      size_t len;
+      const int32_t cp = DecodeUtf8(in, n, i, len);
+      if (cp < 0) {
+        grow(kReplacementChar.size());
+        std::memcpy(dst + o, kReplacementChar.data(), kReplacementChar.size());
+        o += kReplacementChar.size();
+        i += len;
+        space = false;
+        if constexpr (kMap) map->AddAnchor(o, i);
+        continue;
+      }
+      const uint32_t entry = table_.Lookup(static_cast<char32_t>(cp));
+      if (entry == internal::NormalizeTable::kIdentity) {
+        std::memcpy(dst + o, in + i, len);  // len <= remaining room by the invariant
+        o += len;
+        i += len;
+        space = false;
+        continue;
+      }
+      if (entry == internal::NormalizeTable::kWhitespace) {
+        i = SkipWhitespace(in, n, i, space, dst, o);
+        if constexpr (kMap) map->AddAnchor(o, i);
+        continue;
+      }
+      std::string_view rep = table_.Replacement(entry);
+      i += len;
+      if (rep.empty()) {  // dropped (default ignorable); `space` is unchanged
+        if constexpr (kMap) map->AddAnchor(o, i);
+        continue;
+      }
+      if (space && rep.front() == ' ') rep.remove_prefix(1);  // keep one space per run
+      if (rep.size() > len) grow(rep.size());
+      std::memcpy(dst + o, rep.data(), rep.size());
+      o += rep.size();
+      space = !rep.empty() ? rep.back() == ' ' : space;
+      if constexpr (kMap) {
+        if (rep.size() != len) map->AddAnchor(o, i);
+      }
+    }
+    out.resize(o);
+    if constexpr (kMap) map->SetEnd(o, n);
+  }
+
+  // Consumes the whitespace run at in[i] (plus dropped code points inside it), writes one ' '
+  // unless the output already ends with a folded run, and returns the new input position.
+  size_t SkipWhitespace(const uint8_t* in, size_t n, size_t i, bool& space, char* dst,
+                        size_t& o) const {
+    if (!space) dst[o++] = ' ';  // a run is at least one byte of input: room is guaranteed
+    space = true;
+    while (i < n) {
+      const uint8_t b = in[i];
+      if (b < 0x80) {
+        if (table_.ascii[b] != internal::NormalizeTable::kAsciiSpace) break;
+        ++i;
+        continue;
+      }
+      size_t len;
+      const int32_t cp = DecodeUtf8(in, n, i, len);
+      if (cp < 0) break;
+      const uint32_t entry = table_.Lookup(static_cast<char32_t>(cp));
+      const bool dropped = entry > internal::NormalizeTable::kWhitespace && (entry & 0xFF) == 0;
+      if (entry != internal::NormalizeTable::kWhitespace && !dropped) break;
+      i += len;
+    }
+    return i;
+  }
+
+  const internal::NormalizeTable table_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<const Normalizer>> Normalizer::Create() {
+  absl::StatusOr<internal::NormalizeTable> table = internal::BuildNormalizeTable();
+  if (!table.ok()) return table.status();
+  return std::make_unique<const TableNormalizer>(*std::move(table));
+}
+
+}  // namespace autostage::text
