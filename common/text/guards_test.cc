@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
@@ -378,6 +379,30 @@ TEST_F(GuardsTest, OutOfRangeMatchIsClamped) {
   const GuardFindings e = analyzer_->Analyze("", 0, 0);
   EXPECT_EQ(e.sentence.begin, 0u);
   EXPECT_EQ(e.sentence.end, 0u);
+}
+
+// Any byte range of any normalized text is analyzed without crashing, and the reported ranges
+// hold the match and stay inside the text.
+TEST_F(GuardsTest, RandomRangesStayInBounds) {
+  const std::string_view pieces[] = {
+      "我们", "还没", "签", "合同", "，", "。",     "?",      "吗",        "如果", "not ", "sign ",
+      "if ",  "but ", " ",  "7.5",  "!",  "不是不", "要不要", "have you ", "\n",   "...",  "的话"};
+  std::mt19937 rng(777);  // fixed seed: deterministic
+  for (int round = 0; round < 300; ++round) {
+    std::string raw;
+    const int n = 1 + static_cast<int>(rng() % 30);
+    for (int k = 0; k < n; ++k) raw += pieces[rng() % std::size(pieces)];
+    const std::string text = normalizer_->NormalizeString(raw);
+    size_t b = rng() % (text.size() + 1);
+    size_t e = b + rng() % (text.size() - b + 1);
+    const GuardFindings f = analyzer_->Analyze(text, b, e);
+    ASSERT_LE(f.sentence.begin, f.clause.begin) << text;
+    ASSERT_LE(f.clause.begin, f.clause.end) << text;
+    ASSERT_LE(f.clause.end, f.sentence.end) << text;
+    ASSERT_LE(f.sentence.end, text.size()) << text;
+    ASSERT_LE(f.sentence.begin, b) << text;
+    ASSERT_GE(f.sentence.end, e) << text;
+  }
 }
 
 }  // namespace

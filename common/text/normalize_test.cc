@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 
@@ -169,6 +170,34 @@ TEST_F(NormalizerTest, NormalizeAndNormalizeStringAgreeOnLongInput) {
     ASSERT_EQ(input.substr(b, 6), "合約");
   }
   EXPECT_EQ(count, 2000u);
+}
+
+// Random byte soup built from pieces that exercise every path (ASCII, whitespace runs, CJK,
+// replaced and dropped code points, invalid bytes): the map stays monotonic and in bounds,
+// and both entry points agree.
+TEST_F(NormalizerTest, RandomInputKeepsMapConsistent) {
+  const std::string_view pieces[] = {
+      "a",           "Z",        " ",  "\r\n", "\t",       "合",
+      "約",          "Ｐ",       "ﬁ",  "㎏",   "\xC2\xA0", "\xE2\x80\x8B",
+      "\xFF",        "\xE5\x90", "，", "…",    "é",        "\xF0\x9F\x91\x8D",
+      "\xEF\xB7\xBA"};
+  std::mt19937 rng(12345);  // fixed seed: deterministic
+  for (int round = 0; round < 300; ++round) {
+    std::string input;
+    const int n = static_cast<int>(rng() % 40);
+    for (int k = 0; k < n; ++k) input += pieces[rng() % std::size(pieces)];
+    const NormalizedText out = normalizer_->Normalize(input);
+    ASSERT_EQ(out.text, normalizer_->NormalizeString(input));
+    size_t previous = 0;
+    for (size_t d = 0; d <= out.text.size(); ++d) {
+      const size_t s = out.to_input.ToSource(d);
+      ASSERT_LE(s, input.size()) << input;
+      ASSERT_GE(s, previous) << input;
+      previous = s;
+    }
+    EXPECT_EQ(out.to_input.ToSource(out.text.size()), input.size());
+    EXPECT_EQ(out.text.find("  "), std::string::npos) << input;
+  }
 }
 
 TEST(NormalizerCreateTest, CreateIsFastEnough) {

@@ -31,7 +31,12 @@ size_t OffsetMap::ToSource(size_t derived) const {
   if (anchors_.empty()) return derived;
   auto it = std::upper_bound(anchors_.begin(), anchors_.end(), derived,
                              [](size_t d, const Anchor& a) { return d < a.derived; });
-  if (it == anchors_.begin()) return derived;  // before the first anchor: identity
+  if (it == anchors_.begin()) {
+    // Before the first anchor: identity, clamped like any run (an expansion at the start).
+    size_t mapped = std::min<size_t>(derived, it->source);
+    if (has_end_) mapped = std::min(mapped, end_source_);
+    return mapped;
+  }
   const Anchor& a = *(it - 1);
   size_t mapped = a.source + (derived - a.derived);
   if (it != anchors_.end()) mapped = std::min<size_t>(mapped, it->source);

@@ -45,6 +45,18 @@ TEST(OffsetMapTest, ClampsInsideAnExpansion) {
   EXPECT_EQ(map.ToSource(8), 5u);
 }
 
+TEST(OffsetMapTest, ClampsAnExpansionAtTheStart) {
+  // The first source character (3 bytes) became 33 derived bytes: no anchor before it.
+  OffsetMap map;
+  map.AddAnchor(33, 3);
+  map.SetEnd(40, 10);
+  EXPECT_EQ(map.ToSource(0), 0u);
+  EXPECT_EQ(map.ToSource(2), 2u);
+  EXPECT_EQ(map.ToSource(20), 3u);
+  EXPECT_EQ(map.ToSource(33), 3u);
+  EXPECT_EQ(map.ToSource(35), 5u);
+}
+
 TEST(OffsetMapTest, ComposesTwoMaps) {
   // inner: B -> C, B[0..) = C[4..) (a segment cut out at 4)
   OffsetMap inner;
