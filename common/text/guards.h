@@ -8,7 +8,14 @@
 //   hypothetical: 如果/假如/要是/万一/若/一旦.../if/unless/whether/in case/might/may consider...
 //                 anywhere earlier in the same sentence ("如果价格合适，我们就签").
 //   question:     the clause/sentence ends with ?/？, or holds 吗/么/是否/有没有/能否/…了没,
-//                 "have you", "did you", "is it" ...
+//                 X不X ("要不要"), "have you", "did you", "is it" ...; a '?' ending the sentence
+//                 is not charged to the match's clause when a later clause asks on its own
+//                 ("合同已经盖章寄出了，您收到了吗？"). Rules decide whether questions block.
+//
+// Sentences end at 。!?！？… \n and at '.' not followed by a letter or digit ("7.5" does not
+// end one); clauses at , ; : 、 — (and full-width forms), before 但/但是/不过/可是/所以/
+// but/however/so ..., and at a space between two Chinese characters (chat style). Normalized
+// text has no line breaks, so a line break ends a sentence only in unnormalized input.
 //
 // Clause and word boundaries come from ICU BreakIterator (it segments Chinese), so "不错" and
 // "不过" are not negations and "no" inside "know" is not a cue.

@@ -6,6 +6,19 @@
 // ICU transliterators are slow, so Create() precomputes a per-code-point table once; the hot
 // path is a table lookup per code point (ASCII fast path) and allocates only the output.
 //
+// Details:
+// - Per code point, not per combining sequence: the table holds NFKC_Casefold + T2S of each
+//   code point alone, so precomposed text (what zh/en mail and chat carry) is exact, while a
+//   decomposed "e" + U+0301 stays two code points (full-string NFKC would compose it to "é").
+// - Ideographic punctuation without a compatibility mapping stays: "。" and "、" are kept (the
+//   guards know them); "，；：？！（）" become ",;:?!()", "…" becomes "...".
+// - Whitespace runs (including \r\n, so line breaks are gone) become one ' '; default
+//   ignorables (U+200B..U+200D, U+FEFF, soft hyphen) are dropped, also inside a run.
+// - Invalid UTF-8: each maximal ill-formed subpart becomes one U+FFFD.
+// - The offset map anchors every length change; a span inside an expansion ("ﬁ" -> "fi") maps
+//   to the whole source character.
+// Create() takes ~0.1 s (ICU data load + one batched transliteration of ~3.5k characters).
+//
 // Thread safety: immutable after Create(); Normalize() may be called concurrently.
 #ifndef AUTOSTAGE_COMMON_TEXT_NORMALIZE_H_
 #define AUTOSTAGE_COMMON_TEXT_NORMALIZE_H_
