@@ -1,0 +1,268 @@
+#include "common/text/internal/email_body.h"
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace autostage::text::internal {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Result {
+  std::string kept;     // kept spans joined by "|"
+  std::string formats;  // dropped formats joined by ","
+  BodySplit split;
+};
+
+Result Split(std::string_view text) {
+  Result r;
+  r.split = SplitEmailBody(text);
+  for (const TextSpan& s : r.split.kept) {
+    if (!r.kept.empty()) r.kept += "|";
+    r.kept += std::string(text.substr(s.begin, s.end - s.begin));
+  }
+  for (const FormatSpan& d : r.split.dropped) {
+    if (!r.formats.empty()) r.formats += ",";
+    r.formats += std::string(d.format);
+  }
+  return r;
+}
+
+// ---- quoted history ----
+
+TEST(EmailBodyTest, GtQuotedLinesDropped) {
+  Result r = Split("Sounds good.\n\n> We will send the contract.\n> Regards");
+  EXPECT_EQ(r.kept, "Sounds good.");
+  EXPECT_EQ(r.formats, "quote_gt");
+}
+
+TEST(EmailBodyTest, FullWidthGtQuote) {
+  Result r = Split("好的\n＞合同已盖章\n");
+  EXPECT_EQ(r.kept, "好的");
+  EXPECT_EQ(r.formats, "quote_gt");
+}
+
+TEST(EmailBodyTest, InlineRepliesBetweenQuotedLinesAreKept) {
+  Result r = Split(
+      "See inline.\n\nOn Mon, Mar 3, 2025 at 9:00 AM Bob <bob@x.com> wrote:\n"
+      "> Can you confirm the price?\nYes, the price works for us.\n"
+      "> And the payment terms?\nNet 60 please.\n> Thanks\n");
+  EXPECT_EQ(r.kept, "See inline.|Yes, the price works for us.|Net 60 please.");
+  EXPECT_THAT(r.formats, HasSubstr("on_wrote"));
+  EXPECT_THAT(r.formats, HasSubstr("quote_gt"));
+}
+
+TEST(EmailBodyTest, OnWroteWithoutGtCutsToEnd) {
+  Result r = Split(
+      "Thanks!\nRaj\n\nOn Thu, Mar 6, 2025 at 4:12 PM Chen Hao <c@h.com> wrote:\n"
+      "Please confirm the quotation.\n");
+  EXPECT_THAT(r.kept, Not(HasSubstr("quotation")));
+  EXPECT_THAT(r.formats, HasSubstr("on_wrote"));
+}
+
+TEST(EmailBodyTest, OnWroteWrappedOverTwoLines) {
+  Result r = Split(
+      "ok\n\nOn Thu, Mar 6, 2025 at 4:12 PM Chen Hao <\nchen.hao@x.com> wrote:\n"
+      "> signed contract attached\n");
+  EXPECT_EQ(r.kept, "ok");
+  EXPECT_EQ(r.formats, "on_wrote,quote_gt");
+}
+
+TEST(EmailBodyTest, ChineseWroteLine) {
+  Result r = Split(
+      "好的，已转财务，谢谢！\r\n\r\n在 2025年3月26日周三 14:20，李婷 <l@r.com> 写道：\r\n"
+      "> 发票已开出\r\n> 付款后请告知\r\n");
+  EXPECT_EQ(r.kept, "好的，已转财务，谢谢！");
+  EXPECT_EQ(r.formats, "on_wrote,quote_gt");
+}
+
+TEST(EmailBodyTest, OriginalMessageMarkers) {
+  Result en = Split("Noted.\n\n-----Original Message-----\nFrom: a\nWe will sign.\n");
+  EXPECT_EQ(en.kept, "Noted.");
+  EXPECT_EQ(en.formats, "original_message");
+  Result zh = Split("收到。\n\n-----原始邮件-----\n发件人: 王磊\n合同草稿见附件\n");
+  EXPECT_EQ(zh.kept, "收到。");
+  EXPECT_EQ(zh.formats, "original_message_zh");
+  Result qq = Split("好的\n------------------\xC2\xA0原始邮件\xC2\xA0------------------\n合同\n");
+  EXPECT_EQ(qq.kept, "好的");
+  EXPECT_EQ(qq.formats, "original_message_zh");
+}
+
+TEST(EmailBodyTest, ForwardedMarkers) {
+  Result en = Split("FYI below.\n\n---------- Forwarded message ---------\nFrom: x\nPO attached\n");
+  EXPECT_EQ(en.kept, "FYI below.");
+  EXPECT_EQ(en.formats, "forwarded");
+  Result zh =
+      Split("请参考。\n\n---------- 转发的邮件 ----------\n发件人：冯志刚\n我们已同意签约\n");
+  EXPECT_EQ(zh.kept, "请参考。");
+  EXPECT_EQ(zh.formats, "forwarded");
+  Result apple = Split("see below\n\nBegin forwarded message:\n\nFrom: x\nsigned\n");
+  EXPECT_EQ(apple.kept, "see below");
+  EXPECT_EQ(apple.formats, "forwarded");
+}
+
+TEST(EmailBodyTest, OutlookHeaderBlockWithSeparator) {
+  Result r = Split(
+      "Noted with thanks.\n\n________________________________\n"
+      "From: Mike Turner <m@p.com>\nSent: Wednesday, March 19, 2025 6:41 PM\n"
+      "To: Zhang Wei <z@r.com>\nSubject: RE: next steps\n\nWe'll issue the PO.\n");
+  EXPECT_EQ(r.kept, "Noted with thanks.");
+  EXPECT_EQ(r.formats, "outlook_header");
+  // The separator belongs to the dropped part.
+  EXPECT_LT(r.split.dropped[0].begin, std::string_view("Noted with thanks.\n\n_").size());
+}
+
+TEST(EmailBodyTest, ChineseHeaderBlockWithFullWidthColons) {
+  Result r = Split(
+      "纪要收到，谢谢。\n\n发件人：张伟 <z@r.com>\n发送时间：2025年3月25日 18:05\n"
+      "收件人：许丹 <x@q.com>\n主题：会议纪要\n\n双方确认：3 月底前完成合同盖章。\n");
+  EXPECT_EQ(r.kept, "纪要收到，谢谢。");
+  EXPECT_EQ(r.formats, "zh_header");
+  Result half = Split("好\n发件人: a\n时间: b\n主题: c\n合同\n");
+  EXPECT_EQ(half.kept, "好");
+  EXPECT_EQ(half.formats, "zh_header");
+}
+
+TEST(EmailBodyTest, LoneFromLineIsContent) {
+  Result r = Split("From: our legal team\nThe contract is signed.\n");
+  EXPECT_EQ(r.kept, "From: our legal team\nThe contract is signed.");
+  EXPECT_EQ(r.formats, "");
+}
+
+// ---- signatures ----
+
+TEST(EmailBodyTest, DashDashSignature) {
+  Result r =
+      Split("附件是报价单。\n\n--\n张伟 | 大客户经理\n锐衡科技有限公司\nM：+86 138 1662 0451\n");
+  EXPECT_EQ(r.kept, "附件是报价单。");
+  EXPECT_EQ(r.formats, "signature");
+}
+
+TEST(EmailBodyTest, EnglishSignoffBlock) {
+  Result r = Split(
+      "The price works for us.\n\nBest regards,\nLinda\nPurchasing Manager\n"
+      "Precision Dynamics (Suzhou) Co., Ltd.\n");
+  EXPECT_EQ(r.kept, "The price works for us.");
+  EXPECT_EQ(r.formats, "signoff");
+}
+
+TEST(EmailBodyTest, ChineseSignoffBlocks) {
+  Result a = Split("合同已盖章寄出。\n\n谢谢！\n张三\n采购部\n");
+  EXPECT_EQ(a.kept, "合同已盖章寄出。");
+  EXPECT_EQ(a.formats, "signoff");
+  Result b = Split("请尽快发送报价。\n此致\n敬礼！\n李四\n");
+  EXPECT_EQ(b.kept, "请尽快发送报价。");
+  EXPECT_EQ(b.formats, "signoff");
+}
+
+TEST(EmailBodyTest, NameTitleCompanyBlockWithoutSignoff) {
+  Result r = Split(
+      "样盒今天顺丰寄出了，收到说一声。\n\n吴晓东 | 总经理\n厦门鹭岛包装科技有限公司\n"
+      "—— 已为 3000+ 品牌完成签约交付 · 下单热线 0592-5587 120 ——\n厦门市集美区杏林湾路 492 号\n");
+  EXPECT_EQ(r.kept, "样盒今天顺丰寄出了，收到说一声。");
+  EXPECT_EQ(r.formats, "signature");
+}
+
+TEST(EmailBodyTest, SignoffFollowedByRealContentIsKept) {
+  Result r = Split("Hi,\n\nThanks!\nWe have signed the contract and attached the scan.\n");
+  EXPECT_THAT(r.kept, HasSubstr("We have signed the contract"));
+  EXPECT_EQ(r.formats, "");
+  Result zh = Split("王经理：\n谢谢！\n合同我们已经盖章了，扫描件见附件。\n");
+  EXPECT_THAT(zh.kept, HasSubstr("合同我们已经盖章了"));
+}
+
+TEST(EmailBodyTest, ShortContentLinesAreNotASignature) {
+  // Short unpunctuated lines without any signature evidence stay.
+  Result r = Split("王经理：\n\n已付款\n\n张三\n");
+  EXPECT_THAT(r.kept, HasSubstr("已付款"));
+  Result evidence = Split("王经理：\n\n已付款\n\n张三\n采购部\n");
+  EXPECT_THAT(evidence.kept, HasSubstr("已付款"));
+  Result after_thanks = Split("王经理：\n\n谢谢！\n已付款\n");
+  EXPECT_THAT(after_thanks.kept, HasSubstr("已付款"));
+  Result list = Split("Our needs:\n\n200 seats\nSSO support\nQ3 go-live\n");
+  EXPECT_THAT(list.kept, HasSubstr("200 seats\nSSO support\nQ3 go-live"));
+}
+
+TEST(EmailBodyTest, LongTrailingParagraphIsContent) {
+  Result r = Split(
+      "Hi Wei,\n\nRegards,\nPlease note that the board approved the purchase order "
+      "yesterday and we will send it today.\n");
+  EXPECT_THAT(r.kept, HasSubstr("board approved the purchase order"));
+}
+
+// ---- disclaimers ----
+
+TEST(EmailBodyTest, ChineseDisclaimer) {
+  Result r = Split(
+      "下周二的会我们参加。\n\n白露\n\n本邮件（包括其附件）可能包含机密信息，仅供指定收件人使用。"
+      "本邮件内容不构成任何合同、付款或法律承诺。\n");
+  EXPECT_EQ(r.kept, "下周二的会我们参加。\n\n白露");
+  EXPECT_EQ(r.formats, "disclaimer");
+}
+
+TEST(EmailBodyTest, EnglishDisclaimerAfterSignature) {
+  Result r = Split(
+      "Could you confirm the character set?\n\nThanks,\nTom\n\nTom Becker\nGeneral Counsel | "
+      "Maple Learning Group Inc.\n\nCONFIDENTIALITY NOTICE: This e-mail and any attachments are "
+      "confidential. No contract shall be formed by e-mail.\n");
+  EXPECT_EQ(r.kept, "Could you confirm the character set?");
+  EXPECT_EQ(r.formats, "signoff,disclaimer");
+}
+
+TEST(EmailBodyTest, FooterAfterSeparatorWithWeakCue) {
+  Result r = Split(
+      "确认参加评估会。\n\n何丽 | 采购主管\n广州穗达电子有限公司\n——————————————————\n"
+      "采购订单（PO）以采购部盖章版本为准；任何个人发出的订单、合同均不代表公司确认。\n");
+  EXPECT_EQ(r.kept, "确认参加评估会。");
+}
+
+TEST(EmailBodyTest, ConfidentialInContentIsKept) {
+  Result r = Split("Hi,\n\nPlease keep our signed contract confidential.\n");
+  EXPECT_THAT(r.kept, HasSubstr("signed contract confidential"));
+  EXPECT_FALSE(IsDisclaimerParagraph("Please keep our signed contract confidential.", false));
+  EXPECT_TRUE(IsDisclaimerParagraph("This email and any attachments are confidential.", false));
+  EXPECT_TRUE(IsDisclaimerParagraph("本邮件及附件仅供指定收件人使用，可能包含保密信息。", false));
+}
+
+// ---- robustness ----
+
+TEST(EmailBodyTest, EmptyAndEmojiOnly) {
+  EXPECT_EQ(Split("").kept, "");
+  EXPECT_EQ(Split("\n \r\n\xE3\x80\x80\n").kept, "");
+  EXPECT_EQ(Split("\xF0\x9F\x91\x8D\xF0\x9F\x8E\x89").kept, "\xF0\x9F\x91\x8D\xF0\x9F\x8E\x89");
+}
+
+TEST(EmailBodyTest, OneMebibyteSingleLineIsLinear) {
+  std::string text(1 << 20, 'x');
+  auto start = std::chrono::steady_clock::now();
+  Result r = Split(text);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  ASSERT_EQ(r.split.kept.size(), 1u);
+  EXPECT_EQ(r.split.kept[0].end, text.size());
+}
+
+TEST(EmailBodyTest, ManyQuotedLinesAreLinear) {
+  std::string text;
+  for (int i = 0; i < 100000; ++i) text += "> quoted line\nreply\n";
+  auto start = std::chrono::steady_clock::now();
+  Result r = Split(text);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_EQ(r.split.kept.size(), 100000u);
+}
+
+TEST(EmailBodyTest, HtmlQuotedSpansAreDropped) {
+  std::string text = "Works for us.\nOn Thu wrote:\nold contract text\nafter";
+  std::vector<FormatSpan> quoted = {{text.find("On Thu"), text.find("after"), "gmail_quote"}};
+  BodySplit s = SplitEmailBody(text, quoted);
+  ASSERT_EQ(s.kept.size(), 2u);
+  EXPECT_EQ(text.substr(s.kept[0].begin, s.kept[0].end - s.kept[0].begin), "Works for us.");
+  EXPECT_EQ(s.dropped[0].format, "gmail_quote");
+}
+
+}  // namespace
+}  // namespace autostage::text::internal

@@ -1,0 +1,227 @@
+#include "common/text/internal/email_machine.h"
+
+#include <string>
+
+#include "common/text/internal/email_util.h"
+
+namespace autostage::text::internal {
+namespace {
+
+constexpr size_t kBodyHead = 512;
+constexpr size_t kBodyTail = 768;
+constexpr size_t kChatHead = 256;
+constexpr size_t kMaxAutoReplyBody = 2048;
+
+// Subject starts (after brackets) with `word` followed by a colon: "Accepted: x", "邀请：x".
+bool SubjectLabel(std::string_view s, std::initializer_list<std::string_view> words) {
+  for (std::string_view w : words) {
+    if (MatchLabel(s, w) > 0) return true;
+  }
+  return false;
+}
+
+bool StartsWithAny(std::string_view s, std::initializer_list<std::string_view> words) {
+  for (std::string_view w : words) {
+    if (StartsWithNoCase(s, w)) return true;
+  }
+  return false;
+}
+
+std::string_view LocalPart(std::string_view address) {
+  size_t at = address.find('@');
+  return at == std::string_view::npos ? address : address.substr(0, at);
+}
+
+// Attribute lookup tolerant of case and '-' vs '_' ("List-Unsubscribe", "list_unsubscribe").
+const std::string* FindAttr(const google::protobuf::Map<std::string, std::string>& attrs,
+                            std::string_view key) {
+  for (const auto& [k, v] : attrs) {
+    if (k.size() != key.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < k.size() && same; ++i) {
+      char c = AsciiLower(k[i]);
+      if (c == '-') c = '_';
+      same = c == key[i];
+    }
+    if (same) return &v;
+  }
+  return nullptr;
+}
+
+bool IsCalendar(const v1::Email& email, std::string_view subject) {
+  for (const v1::Attachment& a : email.attachments()) {
+    if (StartsWithNoCase(a.content_type(), "text/calendar") ||
+        StartsWithNoCase(a.content_type(), "application/ics") ||
+        EndsWithNoCase(Trim(a.filename()), ".ics") || EndsWithNoCase(Trim(a.filename()), ".vcs")) {
+      return true;
+    }
+  }
+  return SubjectLabel(subject, {"invitation",
+                                "updated invitation",
+                                "invitation updated",
+                                "accepted",
+                                "declined",
+                                "tentative",
+                                "tentatively accepted",
+                                "canceled",
+                                "cancelled",
+                                "canceled event",
+                                "cancelled event",
+                                "new event",
+                                "updated event",
+                                "meeting request",
+                                "meeting invitation",
+                                "邀请",
+                                "会议邀请",
+                                "更新的邀请",
+                                "已更新的邀请",
+                                "已接受",
+                                "已拒绝",
+                                "已谢绝",
+                                "暂定",
+                                "暂定接受",
+                                "已暂定接受",
+                                "已取消",
+                                "会议已取消",
+                                "接受",
+                                "拒绝",
+                                "邀請",
+                                "已接受邀请",
+                                "已拒绝邀请"});
+}
+
+bool IsBounce(const v1::Party& from, std::string_view subject) {
+  std::string_view local = LocalPart(from.email());
+  if (EqualsNoCase(local, "mailer-daemon") || EqualsNoCase(local, "mailerdaemon") ||
+      EqualsNoCase(local, "mail-daemon") || EqualsNoCase(local, "postmaster")) {
+    return true;
+  }
+  if (ContainsAnyNoCase(from.name(), {"mail delivery", "mailer-daemon", "postmaster"})) return true;
+  return ContainsAnyNoCase(
+      subject,
+      {"delivery status notification", "undeliverable", "undelivered mail", "delivery failure",
+       "delivery has failed", "mail delivery failed", "returned mail", "failure notice",
+       "delivery failed", "退信", "邮件退回", "投递失败", "无法投递", "未能送达", "无法送达"});
+}
+
+bool IsAutoReply(const v1::Email& email,
+                 const google::protobuf::Map<std::string, std::string>& attrs,
+                 std::string_view subject, std::string_view body) {
+  if (email.auto_submitted()) return true;
+  if (const std::string* v = FindAttr(attrs, "auto_submitted")) {
+    std::string_view value = Trim(*v);
+    if (!value.empty() && !EqualsNoCase(value, "no") && !EqualsNoCase(value, "false")) return true;
+  }
+  if (FindAttr(attrs, "x_autoreply") != nullptr || FindAttr(attrs, "x_autorespond") != nullptr) {
+    return true;
+  }
+  if (StartsWithAny(subject, {"automatic reply", "auto reply", "auto-reply", "autoreply",
+                              "auto response", "auto-response", "automatic response",
+                              "out of office", "out of the office", "ooo:", "自动回复", "自动答复",
+                              "自動回覆", "自動回復", "自动应答", "自動答覆"}) ||
+      MatchLabel(subject, "auto") > 0) {
+    return true;
+  }
+  // Out-of-office texts are short; a long mail that mentions being away is a person writing.
+  if (Trim(body).size() > kMaxAutoReplyBody) return false;
+  std::string_view head = body.substr(0, kBodyHead);
+  return ContainsAnyNoCase(
+      head, {"out of the office", "out of office", "automatic reply", "auto-reply", "autoreply",
+             "automated reply", "this is an automated", "this is an automatic", "自动回复",
+             "自动答复", "自動回覆", "不在办公室", "不在辦公室", "不处理邮件", "邮件回复可能不及时",
+             "无法及时回复邮件", "休假期间", "休产假"});
+}
+
+bool IsNewsletter(const v1::Party& from,
+                  const google::protobuf::Map<std::string, std::string>& attrs,
+                  std::string_view body) {
+  if (const std::string* v = FindAttr(attrs, "precedence")) {
+    std::string_view value = Trim(*v);
+    if (EqualsNoCase(value, "bulk") || EqualsNoCase(value, "list") || EqualsNoCase(value, "junk")) {
+      return true;
+    }
+  }
+  if (FindAttr(attrs, "list_unsubscribe") != nullptr || FindAttr(attrs, "list_id") != nullptr) {
+    return true;
+  }
+  std::string_view local = LocalPart(from.email());
+  if (!ContainsAnyNoCase(
+          local, {"newsletter", "noreply", "no-reply", "no_reply", "donotreply", "do-not-reply",
+                  "marketing", "news", "mailer", "notification", "digest", "promo"})) {
+    return false;
+  }
+  std::string_view tail = body.size() > kBodyTail ? body.substr(body.size() - kBodyTail) : body;
+  return ContainsAnyNoCase(
+      tail, {"unsubscribe", "opt out", "opt-out", "退订", "取消订阅", "退阅", "取消訂閱"});
+}
+
+}  // namespace
+
+std::string_view MachineMadeReason(const v1::Email& email, const v1::Party& from,
+                                   const google::protobuf::Map<std::string, std::string>& attrs,
+                                   std::string_view body) {
+  std::string_view subject = SkipOpeningBrackets(email.subject());
+  if (IsCalendar(email, subject)) return "calendar";
+  if (IsBounce(from, subject)) return "bounce";
+  if (IsAutoReply(email, attrs, subject, body)) return "auto_reply";
+  if (IsNewsletter(from, attrs, body)) return "newsletter";
+  return {};
+}
+
+size_t ReplyPrefixLength(std::string_view subject) {
+  static constexpr std::string_view kPrefixes[] = {"re",   "fw",   "fwd",  "aw",   "wg",
+                                                   "sv",   "回复", "答复", "转发", "回覆",
+                                                   "轉寄", "轉發", "转寄", "答覆", "回覆"};
+  size_t consumed = 0;
+  while (true) {
+    std::string_view rest = subject.substr(consumed);
+    size_t lead = LeadingSpace(rest);
+    rest.remove_prefix(lead);
+    size_t matched = 0;
+    for (std::string_view p : kPrefixes) {
+      matched = MatchLabel(rest, p);
+      if (matched == 0 && StartsWithNoCase(rest, p) && rest.size() > p.size() &&
+          rest[p.size()] == '[') {
+        // "Re[2]:" / "RE[3]："
+        size_t close = rest.find(']', p.size());
+        if (close != std::string_view::npos && close < p.size() + 6) {
+          size_t after = MatchLabel(rest.substr(close + 1), "");
+          if (after > 0) matched = close + 1 + after;
+        }
+      }
+      if (matched > 0) break;
+    }
+    if (matched == 0) return consumed;
+    consumed += lead + matched;
+  }
+}
+
+bool IsChatAutoReply(std::string_view t) {
+  std::string_view s = SkipOpeningBrackets(t);
+  bool bracketed = s.size() != t.size();
+  if (bracketed && StartsWithAny(s, {"自动回复", "自動回覆", "自动答复", "auto reply", "auto-reply",
+                                     "autoreply", "automatic reply"})) {
+    return true;
+  }
+  if (MatchLabel(t, "自动回复") > 0 || MatchLabel(t, "auto-reply") > 0 ||
+      MatchLabel(t, "auto reply") > 0 || MatchLabel(t, "automatic reply") > 0) {
+    return true;
+  }
+  std::string_view head = t.substr(0, kChatHead);
+  if (!ContainsAnyNoCase(head, {"有事不在", "自动回复", "auto"})) return false;
+  return ContainsAnyNoCase(
+      head, {"我现在有事不在", "我現在有事不在", "此消息为自动回复", "本消息为自动回复",
+             "这是一条自动回复", "this is an automatic reply", "this is an auto-reply",
+             "this is an automated reply"});
+}
+
+bool IsRecallNotice(std::string_view t) {
+  if (t.size() > 300) return false;
+  if (!ContainsAnyNoCase(t, {"撤回", "recall", "unsent"})) return false;
+  return ContainsAnyNoCase(
+      t, {"撤回了一条消息", "撤回了一條訊息", "撤回了一条信息", "撤回了一條消息",
+          "recalled a message", "message was recalled", "message has been recalled", "消息已撤回",
+          "此消息已撤回", "unsent a message"});
+}
+
+}  // namespace autostage::text::internal

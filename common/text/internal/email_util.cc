@@ -1,0 +1,222 @@
+#include "common/text/internal/email_util.h"
+
+#include <string.h>  // memmem
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+namespace autostage::text::internal {
+
+CodePoint DecodeAt(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  if (c < 0x80) return {c, 1};
+  size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+  if (len == 0 || c >= 0xF8 || i + len > s.size()) return {0xFFFD, 1};
+  char32_t v = len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+  for (size_t k = 1; k < len; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return {0xFFFD, 1};
+    v = (v << 6) | (b(i + k) & 0x3F);
+  }
+  return {v, len};
+}
+
+CodePoint DecodeBefore(std::string_view s, size_t end) {
+  size_t start = end - 1;
+  size_t steps = 0;
+  while (start > 0 && steps < 3 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) {
+    --start;
+    ++steps;
+  }
+  CodePoint cp = DecodeAt(s, start);
+  if (start + cp.length != end) return {0xFFFD, 1};
+  return cp;
+}
+
+bool IsSpace(char32_t c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == 0xA0 ||
+         (c >= 0x2000 && c <= 0x200B) || c == 0x3000 || c == 0xFEFF || c == 0x202F || c == 0x205F;
+}
+
+size_t LeadingSpace(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (!IsSpace(c)) break;
+      ++i;
+      continue;
+    }
+    CodePoint cp = DecodeAt(s, i);
+    if (!IsSpace(cp.value)) break;
+    i += cp.length;
+  }
+  return i;
+}
+
+size_t TrailingSpace(std::string_view s) {
+  size_t end = s.size();
+  while (end > 0) {
+    unsigned char c = static_cast<unsigned char>(s[end - 1]);
+    if (c < 0x80) {
+      if (!IsSpace(c)) break;
+      --end;
+      continue;
+    }
+    CodePoint cp = DecodeBefore(s, end);
+    if (!IsSpace(cp.value)) break;
+    end -= cp.length;
+  }
+  return s.size() - end;
+}
+
+std::string_view Trim(std::string_view s) {
+  size_t lead = LeadingSpace(s);
+  s.remove_prefix(lead);
+  s.remove_suffix(TrailingSpace(s));
+  return s;
+}
+
+bool StartsWithNoCase(std::string_view s, std::string_view needle) {
+  if (s.size() < needle.size()) return false;
+  for (size_t i = 0; i < needle.size(); ++i) {
+    if (AsciiLower(s[i]) != needle[i]) return false;
+  }
+  return true;
+}
+
+bool EndsWithNoCase(std::string_view s, std::string_view needle) {
+  return s.size() >= needle.size() && StartsWithNoCase(s.substr(s.size() - needle.size()), needle);
+}
+
+bool EqualsNoCase(std::string_view s, std::string_view needle) {
+  return s.size() == needle.size() && StartsWithNoCase(s, needle);
+}
+
+size_t FindNoCase(std::string_view hay, std::string_view needle, size_t from) {
+  if (from > hay.size()) return std::string_view::npos;
+  if (needle.empty()) return from;
+  if (hay.size() - from < needle.size()) return std::string_view::npos;
+  bool letters = false;
+  for (char c : needle) letters |= (c >= 'a' && c <= 'z');
+  if (!letters) {
+    // No case to fold: glibc's memmem is the fastest exact search.
+    const void* p = memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size());
+    return p == nullptr ? std::string_view::npos
+                        : static_cast<size_t>(static_cast<const char*>(p) - hay.data());
+  }
+  char first = needle[0];
+  bool alpha = first >= 'a' && first <= 'z';
+  char upper = alpha ? static_cast<char>(first - 'a' + 'A') : first;
+  size_t last = hay.size() - needle.size();
+  // Next occurrence of each case of the first byte; each is searched for again only once
+  // passed, so the scan stays linear.
+  auto next = [&](char c, size_t i) -> size_t {
+    if (i > last) return std::string_view::npos;
+    const void* p = std::memchr(hay.data() + i, c, last - i + 1);
+    return p == nullptr ? std::string_view::npos
+                        : static_cast<size_t>(static_cast<const char*>(p) - hay.data());
+  };
+  size_t nl = next(first, from);
+  size_t nu = alpha ? next(upper, from) : std::string_view::npos;
+  while (true) {
+    size_t i = std::min(nl, nu);
+    if (i == std::string_view::npos) return i;
+    if (StartsWithNoCase(hay.substr(i + 1), needle.substr(1))) return i;
+    if (nl == i) nl = next(first, i + 1);
+    if (nu == i) nu = next(upper, i + 1);
+  }
+}
+
+bool ContainsAnyNoCase(std::string_view hay, std::initializer_list<std::string_view> needles) {
+  return CountNoCase(hay, std::span<const std::string_view>(needles.begin(), needles.size()), 1) >
+         0;
+}
+
+size_t CountNoCase(std::string_view hay, std::span<const std::string_view> needles, size_t limit) {
+  // One pass over a lower-cased copy of the haystack, chunk by chunk, with a bitmap of the
+  // needles' first two bytes as a filter: far cheaper than one search per needle, since most
+  // positions of Chinese or English text start no needle.
+  constexpr size_t kChunk = 2048;
+  constexpr size_t kMaxNeedle = 64;
+  auto key = [](char a, char b) {
+    return (static_cast<unsigned>(static_cast<unsigned char>(a)) * 131u +
+            static_cast<unsigned char>(b)) &
+           4095u;
+  };
+  uint64_t bits[64] = {};
+  bool any = false;
+  uint64_t found = 0;  // bit per needle (only the first 64 needles are counted)
+  size_t count = 0;
+  auto mark = [&](size_t index) {
+    uint64_t bit = index < 64 ? uint64_t{1} << index : 0;
+    if (bit != 0 && (found & bit) != 0) return false;
+    found |= bit;
+    return ++count >= limit;
+  };
+  for (size_t idx = 0; idx < needles.size(); ++idx) {
+    std::string_view n = needles[idx];
+    if (n.size() < 2 || n.size() > kMaxNeedle) {
+      if (ContainsNoCase(hay, n) && mark(idx)) return count;
+      continue;
+    }
+    unsigned k = key(n[0], n[1]);
+    bits[k >> 6] |= uint64_t{1} << (k & 63);
+    any = true;
+  }
+  if (!any) return count;
+  char lower[kChunk + kMaxNeedle];
+  for (size_t start = 0; start < hay.size(); start += kChunk) {
+    size_t len = std::min(hay.size() - start, kChunk + kMaxNeedle - 1);
+    for (size_t i = 0; i < len; ++i) lower[i] = AsciiLower(hay[start + i]);
+    size_t stop = std::min(len, kChunk);
+    for (size_t i = 0; i + 1 < len && i < stop; ++i) {
+      unsigned k = key(lower[i], lower[i + 1]);
+      if ((bits[k >> 6] & (uint64_t{1} << (k & 63))) == 0) continue;
+      for (size_t idx = 0; idx < needles.size(); ++idx) {
+        std::string_view n = needles[idx];
+        if (n.size() < 2 || n.size() > kMaxNeedle || n[0] != lower[i] || n[1] != lower[i + 1] ||
+            i + n.size() > len) {
+          continue;
+        }
+        if (std::memcmp(lower + i + 2, n.data() + 2, n.size() - 2) == 0 && mark(idx)) {
+          return count;
+        }
+      }
+    }
+  }
+  return count;
+}
+
+bool IsHan(char32_t c) {
+  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
+         (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x2FFFF);
+}
+
+std::string_view SkipOpeningBrackets(std::string_view s) {
+  while (true) {
+    size_t lead = LeadingSpace(s);
+    s.remove_prefix(lead);
+    if (s.empty()) return s;
+    CodePoint cp = DecodeAt(s, 0);
+    char32_t c = cp.value;
+    if (c == '[' || c == '(' || c == 0x3010 /*【*/ || c == 0xFF08 /*（*/ || c == 0xFF3B /*［*/ ||
+        c == 0x3014 /*〔*/) {
+      s.remove_prefix(cp.length);
+      continue;
+    }
+    return s;
+  }
+}
+
+size_t MatchLabel(std::string_view s, std::string_view word) {
+  if (!StartsWithNoCase(s, word)) return 0;
+  size_t i = word.size();
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  if (i < s.size() && s[i] == ':') return i + 1;
+  if (s.substr(i, 3) == "\xEF\xBC\x9A") return i + 3;  // '：'
+  return 0;
+}
+
+}  // namespace autostage::text::internal
