@@ -61,13 +61,17 @@ absl::Status InvalidUtf8InJson(std::string_view bytes, const DecodeLimits& limit
 
 template <typename Message>
 absl::Status ParseProtobuf(std::string_view bytes, Message* out) {
-  // Our own pass first: it names the field of bad UTF-8 (the parser would only fail).
-  RETURN_IF_ERROR(internal::CheckProtobufStrings(bytes, *Message::descriptor()));
+  // Our own pass first: it names the field of bad UTF-8 (the parser would only fail, and log).
+  bool has_unknown_fields = false;
+  RETURN_IF_ERROR(
+      internal::CheckProtobufStrings(bytes, *Message::descriptor(), &has_unknown_fields));
   if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return DecodeError(
         kReasonMalformedProtobuf, "message",
         absl::StrCat("not a valid ", Message::descriptor()->full_name(), " protobuf"));
   }
+  // Unknown fields are ignored (spec), in binary as in JSON: nothing of them travels on.
+  if (has_unknown_fields) out->DiscardUnknownFields();
   return absl::OkStatus();
 }
 

@@ -404,6 +404,12 @@ TEST(DecodeOpportunityTest, DecodesAndValidates) {
               kReasonMissingField, "updated_at: required field missing");
   ExpectError(JsonOpportunityStatus(Replace(kOpportunity, R"("open")", R"("pending")")),
               kReasonInvalidValue, R"(status: expected "open", "won" or "lost", got "pending")");
+  // Large amounts survive the canonical JSON.
+  opportunity->set_amount(1.8354510353341153e+21);
+  absl::StatusOr<v1::Opportunity> large =
+      DecodeOpportunity(OpportunityToJson(*opportunity), Encoding::kJson);
+  ASSERT_TRUE(large.ok()) << large.status() << OpportunityToJson(*opportunity);
+  EXPECT_EQ(large->amount(), 1.8354510353341153e+21);
   ExpectError(JsonOpportunityStatus(Replace(kOpportunity, R"("wm1")", "7")), kReasonWrongType,
               "contacts.chat_ids[0]: expected string, got number");
 }
@@ -581,6 +587,18 @@ TEST(DecodeEventTest, IgnoresUnknownFields) {
                  R"({"sender":"rep","text":"two","reactions":["👍"],"edited":1.5})");
   json = Replace(json, R"({"chat_id":"wm1"})", R"({"chat_id":"wm1","avatar":"u"})");
   EXPECT_TRUE(MessageDifferencer::Equals(plain, MustDecode(json)));
+
+  // Binary: an unknown field 99 (varint 1) at the top and inside a chat message is dropped.
+  constexpr std::string_view kUnknown = "\x98\x06\x01";
+  v1::Event with_unknown = plain;
+  v1::ChatMessage* message = with_unknown.mutable_chat()->mutable_messages(0);
+  ASSERT_TRUE(message->ParseFromString(message->SerializeAsString() + std::string(kUnknown)));
+  ASSERT_FALSE(message->GetReflection()->GetUnknownFields(*message).empty());
+  absl::StatusOr<v1::Event> decoded =
+      DecodeEvent(with_unknown.SerializeAsString() + std::string(kUnknown), Encoding::kProtobuf);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(plain, *decoded));
+  EXPECT_EQ(decoded->SerializeAsString(), plain.SerializeAsString());
 }
 
 // ---- protobuf path ---------------------------------------------------------------------------

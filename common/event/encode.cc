@@ -87,7 +87,14 @@ class JsonWriter {
   void Double(double value) {
     Separate();
     char buffer[32];
-    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+    auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+    // Shortest form may be a long integer ("1835451035334115300000"); simdjson reads integers
+    // beyond 64 bits as an error, so write those in scientific notation.
+    if (std::string_view(buffer, static_cast<size_t>(result.ptr - buffer)).find_first_of(".e") ==
+            std::string_view::npos &&
+        result.ptr - buffer > 15) {
+      result = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
+    }
     out_->append(buffer, result.ptr);
   }
   void Bool(bool value) {

@@ -25,7 +25,8 @@ absl::Status Malformed(const Path& path) {
 
 // Walks the message occupying bytes[begin, end) of the whole input `bytes`.
 absl::Status CheckMessage(std::string_view bytes, size_t begin, size_t end,
-                          const Descriptor& descriptor, const Path& path, int depth) {
+                          const Descriptor& descriptor, const Path& path, int depth,
+                          bool* has_unknown_fields) {
   if (depth > kMaxNesting) return Malformed(path);
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
   google::protobuf::io::CodedInputStream input(data + begin, static_cast<int>(end - begin));
@@ -42,6 +43,13 @@ absl::Status CheckMessage(std::string_view bytes, size_t begin, size_t end,
                              (field->type() == FieldDescriptor::TYPE_STRING ||
                               field->type() == FieldDescriptor::TYPE_MESSAGE);
     if (!interesting) {
+      if (field == nullptr || WireFormatLite::GetTagWireType(tag) !=
+                                  WireFormatLite::WireTypeForFieldType(
+                                      static_cast<WireFormatLite::FieldType>(field->type()))) {
+        // Not in the schema, or a wire type the parser will not accept for the field (packed
+        // repeated scalars are length-delimited too: our schema has none).
+        *has_unknown_fields = true;
+      }
       if (!WireFormatLite::SkipField(&input, tag)) return Malformed(path);
       continue;
     }
@@ -62,8 +70,8 @@ absl::Status CheckMessage(std::string_view bytes, size_t begin, size_t end,
             absl::StrCat("invalid UTF-8 at byte ", at, " (message byte ", start + at, ")"));
       }
     } else {
-      const absl::Status nested =
-          CheckMessage(bytes, start, start + length, *field->message_type(), field_path, depth + 1);
+      const absl::Status nested = CheckMessage(bytes, start, start + length, *field->message_type(),
+                                               field_path, depth + 1, has_unknown_fields);
       if (!nested.ok()) return nested;
     }
     if (!input.Skip(static_cast<int>(length))) return Malformed(path);
@@ -75,8 +83,10 @@ absl::Status CheckMessage(std::string_view bytes, size_t begin, size_t end,
 
 }  // namespace
 
-absl::Status CheckProtobufStrings(std::string_view bytes, const Descriptor& descriptor) {
-  return CheckMessage(bytes, 0, bytes.size(), descriptor, Path(), 0);
+absl::Status CheckProtobufStrings(std::string_view bytes, const Descriptor& descriptor,
+                                  bool* has_unknown_fields) {
+  *has_unknown_fields = false;
+  return CheckMessage(bytes, 0, bytes.size(), descriptor, Path(), 0, has_unknown_fields);
 }
 
 }  // namespace autostage::event::internal

@@ -18,9 +18,12 @@
 namespace autostage::event::internal {
 
 // OK, or a decode error with reason invalid_utf8 ("chat.messages[1].text: invalid UTF-8 at byte
-// 3 (message byte 120)") or malformed_protobuf.
+// 3 (message byte 120)") or malformed_protobuf. Sets *has_unknown_fields when some field (at any
+// level) is not in the schema or has an unexpected wire type, so the caller can drop unknown
+// fields only when there are some (dropping walks the message by reflection).
 absl::Status CheckProtobufStrings(std::string_view bytes,
-                                  const google::protobuf::Descriptor& descriptor);
+                                  const google::protobuf::Descriptor& descriptor,
+                                  bool* has_unknown_fields);
 
 }  // namespace autostage::event::internal
 
