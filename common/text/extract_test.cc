@@ -86,8 +86,9 @@ TEST(ExtractEmailTest, SubjectIsASegmentUnlessReply) {
   ASSERT_EQ(fresh.segments[0].kind, SegmentKind::kSubject);
   EXPECT_EQ(fresh.segments[0].text, "合同已盖章");
   EXPECT_EQ(fresh.segments[0].field, "email.subject");
-  for (std::string_view subject : {"Re: signed contract", "RE: FW: PO", "回复：合同已盖章",
-                                   "答复: 答复: 报价", "Fwd: quote", "转发: 合同", "Re[2]: PO"}) {
+  for (std::string_view subject :
+       {"Re: signed contract", "RE: FW: PO", "回复：合同已盖章", "答复: 答复: 报价", "Fwd: quote",
+        "转发: 合同", "Re[2]: PO", "[EXTERNAL] RE: PO", "RE：合同"}) {
     Extraction x = Extract(Email("inbound", subject, "ok"));
     for (const Segment& s : x.segments) EXPECT_NE(s.kind, SegmentKind::kSubject) << subject;
     EXPECT_THAT(Formats(x), HasSubstr("reply_subject")) << subject;
@@ -95,6 +96,8 @@ TEST(ExtractEmailTest, SubjectIsASegmentUnlessReply) {
   // "Request for quote" is no reply prefix.
   Extraction req = Extract(Email("inbound", "Request for quote", "x"));
   EXPECT_EQ(req.segments[0].kind, SegmentKind::kSubject);
+  Extraction tagged = Extract(Email("inbound", "[EXTERNAL] Signed contract", "x"));
+  EXPECT_EQ(tagged.segments[0].kind, SegmentKind::kSubject);
 }
 
 TEST(ExtractEmailTest, AttachmentNamesAreSegments) {

@@ -91,7 +91,10 @@ std::string_view MarkerFormat(std::string_view t) {
   bool non_ascii;
   std::string_view inner = StripDashes(t, &dashes, &non_ascii);
   if (dashes < 2 || inner.empty() || inner.size() > 60) return {};
-  if (ContainsAnyNoCase(inner, {"original message", "original mail"})) return kOriginal;
+  if (ContainsAnyNoCase(inner, {"original message", "original mail"}) ||
+      EqualsNoCase(inner, "original")) {
+    return kOriginal;
+  }
   if (ContainsAnyNoCase(inner,
                         {"原始邮件", "原邮件", "邮件原件", "原始郵件", "原始信件", "原郵件"})) {
     return kOriginalZh;
@@ -218,6 +221,12 @@ bool IsSignoffText(std::string_view t) {
                                                    "致礼",
                                                    "顺祝",
                                                    "以上，谢谢",
+                                                   "此致 敬礼",
+                                                   "此致，敬礼",
+                                                   "many thanks and best regards",
+                                                   "thanks & best regards",
+                                                   "best regards and thanks",
+                                                   "thanks and kind regards",
                                                    "以上,谢谢",
                                                    "谢谢！",
                                                    "謝謝",
@@ -379,27 +388,28 @@ bool HasSignatureEvidence(std::string_view t) {
   size_t digits = 0;
   for (char c : t) digits += (c >= '0' && c <= '9');
   if (digits >= 7) return true;
-  return ContainsAnyNoCase(
-      t, {"http",    "www.",     "公司",     "集团",      "银行",    "学校",       "大学",
-          "学院",    "医院",     "中心",     "部",        "处",      "科技",       "经理",
-          "总监",    "主管",     "主任",     "工程师",    "董事",    "校长",       "律师",
-          "专员",    "助理",     "老师",     "院长",      "教授",    "秘书",       "co.",
-          "ltd",     "inc",      "llc",      "limited",   "gmbh",    "group",      "corp",
-          "manager", "director", "head of",  "president", "officer", "ceo",        "cfo",
-          "coo",     "cto",      "engineer", "counsel",   "lead",    "specialist", "consultant",
-          "sales",   "account",  "founder",  "partner",   "路",      "街",         "市",
-          "区",      "省",       "楼",       "层",        "road",    "street",     "floor",
-          "suite",   "tel",      "mobile",   "phone",     "fax"});
+  static constexpr std::string_view kWords[] = {
+      "http",    "www.",     "公司",     "集团",      "银行",    "学校",       "大学",
+      "学院",    "医院",     "中心",     "部",        "处",      "科技",       "经理",
+      "总监",    "主管",     "主任",     "工程师",    "董事",    "校长",       "律师",
+      "专员",    "助理",     "老师",     "院长",      "教授",    "秘书",       "co.",
+      "ltd",     "inc",      "llc",      "limited",   "gmbh",    "group",      "corp",
+      "manager", "director", "head of",  "president", "officer", "ceo",        "cfo",
+      "coo",     "cto",      "engineer", "counsel",   "lead",    "specialist", "consultant",
+      "sales",   "account",  "founder",  "partner",   "路",      "街",         "市",
+      "区",      "省",       "楼",       "层",        "road",    "street",     "floor",
+      "suite",   "tel",      "mobile",   "phone",     "fax"};
+  static constexpr NeedleSet kWordSet(kWords);
+  return kWordSet.FoundIn(t);
 }
 
-bool IsSignatureLike(std::string_view t) {
+bool IsSignatureLike(std::string_view t, bool signoff) {
   if (t.size() > 200) return false;
   if (t.find("。") != std::string_view::npos || t.find("？") != std::string_view::npos ||
       t.find('?') != std::string_view::npos || t.find("；") != std::string_view::npos ||
       t.find("，") != std::string_view::npos) {
     return false;
   }
-  bool signoff = IsSignoffLine(t);
   if (!signoff && t.find("！") != std::string_view::npos) return false;
   if (!signoff && (t.ends_with(":") || t.ends_with("："))) return false;
   size_t words = CountWords(t);
@@ -587,12 +597,17 @@ class Splitter {
     // Signature / sign-off: the earliest start whose whole tail looks like a signature.
     if (m < 2) return;
     size_t lo = m > kSignatureWindow ? m - kSignatureWindow : 1;
+    // signoff[x - lo + 1]: line x is a sign-off (index 0 is line lo - 1).
+    bool signoff[kSignatureWindow + 2];
+    for (size_t x = lo - 1; x < m; ++x)
+      signoff[x - lo + 1] = IsSignoffLine(Trimmed(content[x].line));
     bool tail_ok[kSignatureWindow + 1];        // lines x..m-1 all signature-like
     bool tail_one_para[kSignatureWindow + 1];  // no paragraph break after line x
     tail_ok[m - lo] = true;
     tail_one_para[m - lo] = true;
     for (size_t x = m; x-- > lo;) {
-      tail_ok[x - lo] = tail_ok[x - lo + 1] && IsSignatureLike(Trimmed(content[x].line));
+      tail_ok[x - lo] =
+          tail_ok[x - lo + 1] && IsSignatureLike(Trimmed(content[x].line), signoff[x - lo + 1]);
       tail_one_para[x - lo] =
           tail_one_para[x - lo + 1] && (x + 1 == m || !content[x + 1].para_start);
     }
@@ -613,11 +628,11 @@ class Splitter {
         DropFrom(content, x, cut, kSignature);
         return;
       }
-      if (IsSignoffLine(t) && tail_ok[x - lo + 1] && m - x - 1 <= 10) {
+      if (signoff[x - lo + 1] && tail_ok[x - lo + 1] && m - x - 1 <= 10) {
         bool next_ok = x + 1 == m;
         if (!next_ok) {
           std::string_view n = Trimmed(content[x + 1].line);
-          next_ok = IsNameLike(n) || IsSignoffLine(n) || IsDashDash(n) || IsOrgLike(n);
+          next_ok = IsNameLike(n) || signoff[x - lo + 2] || IsDashDash(n) || IsOrgLike(n);
         }
         if (next_ok) {
           DropFrom(content, x, cut, kSignoff);
@@ -629,7 +644,7 @@ class Splitter {
       if (tail_ok[x - lo] && tail_one_para[x - lo] && m - x <= 8 &&
           (IsNameLike(t) || IsOrgLike(t))) {
         std::string_view prev = Trimmed(content[x - 1].line);
-        bool starts_block = content[x].para_start || EndsSentence(prev) || IsSignoffLine(prev);
+        bool starts_block = content[x].para_start || EndsSentence(prev) || signoff[x - lo];
         bool evidence = HasBar(t) || (m - x >= 2 && tail_evidence(x));
         if (starts_block && evidence) {
           // "Linda\n\nLinda Xu | Purchasing": the lone first name belongs to the block.
@@ -778,7 +793,8 @@ bool IsDisclaimerParagraph(std::string_view p, bool after_separator) {
       break;
     }
   }
-  size_t cues = CountNoCase(p, kCues, 2);
+  static constexpr NeedleSet kCueSet(kCues);
+  size_t cues = kCueSet.Count(p, 2);
   return (opener && cues >= 1) || cues >= 2 || (after_separator && (opener || cues >= 1));
 }
 

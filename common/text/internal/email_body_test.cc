@@ -88,6 +88,9 @@ TEST(EmailBodyTest, OriginalMessageMarkers) {
   Result zh = Split("收到。\n\n-----原始邮件-----\n发件人: 王磊\n合同草稿见附件\n");
   EXPECT_EQ(zh.kept, "收到。");
   EXPECT_EQ(zh.formats, "original_message_zh");
+  Result foxmail = Split("ok\n------------------ Original ------------------\nFrom: a\nPO\n");
+  EXPECT_EQ(foxmail.kept, "ok");
+  EXPECT_EQ(foxmail.formats, "original_message");
   Result qq = Split("好的\n------------------\xC2\xA0原始邮件\xC2\xA0------------------\n合同\n");
   EXPECT_EQ(qq.kept, "好的");
   EXPECT_EQ(qq.formats, "original_message_zh");

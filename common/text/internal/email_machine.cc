@@ -7,7 +7,7 @@
 namespace autostage::text::internal {
 namespace {
 
-constexpr size_t kBodyHead = 512;
+constexpr size_t kBodyHead = 320;
 constexpr size_t kBodyTail = 768;
 constexpr size_t kChatHead = 256;
 constexpr size_t kMaxAutoReplyBody = 2048;
@@ -87,7 +87,12 @@ bool IsCalendar(const v1::Email& email, std::string_view subject) {
                                 "拒绝",
                                 "邀請",
                                 "已接受邀请",
-                                "已拒绝邀请"});
+                                "已拒绝邀请",
+                                "更新后的邀请",
+                                "已更新邀请",
+                                "邀请已更新",
+                                "已暂定",
+                                "updated invitation with note"});
 }
 
 bool IsBounce(const v1::Party& from, std::string_view subject) {
@@ -97,11 +102,23 @@ bool IsBounce(const v1::Party& from, std::string_view subject) {
     return true;
   }
   if (ContainsAnyNoCase(from.name(), {"mail delivery", "mailer-daemon", "postmaster"})) return true;
-  return ContainsAnyNoCase(
-      subject,
-      {"delivery status notification", "undeliverable", "undelivered mail", "delivery failure",
-       "delivery has failed", "mail delivery failed", "returned mail", "failure notice",
-       "delivery failed", "退信", "邮件退回", "投递失败", "无法投递", "未能送达", "无法送达"});
+  static constexpr std::string_view kSubjects[] = {"delivery status notification",
+                                                   "undeliverable",
+                                                   "undelivered mail",
+                                                   "delivery failure",
+                                                   "delivery has failed",
+                                                   "mail delivery failed",
+                                                   "returned mail",
+                                                   "failure notice",
+                                                   "delivery failed",
+                                                   "退信",
+                                                   "邮件退回",
+                                                   "投递失败",
+                                                   "无法投递",
+                                                   "未能送达",
+                                                   "无法送达"};
+  static constexpr NeedleSet kSubjectsSet(kSubjects);
+  return kSubjectsSet.FoundIn(subject);
 }
 
 bool IsAutoReply(const v1::Email& email,
@@ -125,11 +142,26 @@ bool IsAutoReply(const v1::Email& email,
   // Out-of-office texts are short; a long mail that mentions being away is a person writing.
   if (Trim(body).size() > kMaxAutoReplyBody) return false;
   std::string_view head = body.substr(0, kBodyHead);
-  return ContainsAnyNoCase(
-      head, {"out of the office", "out of office", "automatic reply", "auto-reply", "autoreply",
-             "automated reply", "this is an automated", "this is an automatic", "自动回复",
-             "自动答复", "自動回覆", "不在办公室", "不在辦公室", "不处理邮件", "邮件回复可能不及时",
-             "无法及时回复邮件", "休假期间", "休产假"});
+  static constexpr std::string_view kCues[] = {"out of the office",
+                                               "out of office",
+                                               "automatic reply",
+                                               "auto-reply",
+                                               "autoreply",
+                                               "automated reply",
+                                               "this is an automated",
+                                               "this is an automatic",
+                                               "自动回复",
+                                               "自动答复",
+                                               "自動回覆",
+                                               "不在办公室",
+                                               "不在辦公室",
+                                               "不处理邮件",
+                                               "邮件回复可能不及时",
+                                               "无法及时回复邮件",
+                                               "休假期间",
+                                               "休产假"};
+  static constexpr NeedleSet kCuesSet(kCues);
+  return kCuesSet.FoundIn(head);
 }
 
 bool IsNewsletter(const v1::Party& from,
@@ -155,6 +187,9 @@ bool IsNewsletter(const v1::Party& from,
       tail, {"unsubscribe", "opt out", "opt-out", "退订", "取消订阅", "退阅", "取消訂閱"});
 }
 
+// Bytes of the chain of reply/forward prefixes at the very start of `subject`.
+size_t ReplyPrefixChain(std::string_view subject);
+
 }  // namespace
 
 std::string_view MachineMadeReason(const v1::Email& email, const v1::Party& from,
@@ -169,6 +204,23 @@ std::string_view MachineMadeReason(const v1::Email& email, const v1::Party& from
 }
 
 size_t ReplyPrefixLength(std::string_view subject) {
+  // A leading tag a mail gateway adds ("[EXTERNAL] RE: x", "【外部邮件】回复：x") is skipped.
+  std::string_view trimmed = subject.substr(LeadingSpace(subject));
+  if (!trimmed.empty() && (trimmed[0] == '[' || trimmed.starts_with("【"))) {
+    bool ascii = trimmed[0] == '[';
+    size_t close = trimmed.find(ascii ? "]" : "】");
+    if (close != std::string_view::npos && close <= 40) {
+      size_t offset = subject.size() - trimmed.size() + close + (ascii ? 1 : 3);
+      size_t inner = ReplyPrefixChain(subject.substr(offset));
+      return inner > 0 ? offset + inner : 0;
+    }
+  }
+  return ReplyPrefixChain(subject);
+}
+
+namespace {
+
+size_t ReplyPrefixChain(std::string_view subject) {
   static constexpr std::string_view kPrefixes[] = {"re",   "fw",   "fwd",  "aw",   "wg",
                                                    "sv",   "回复", "答复", "转发", "回覆",
                                                    "轉寄", "轉發", "转寄", "答覆", "回覆"};
@@ -196,6 +248,8 @@ size_t ReplyPrefixLength(std::string_view subject) {
   }
 }
 
+}  // namespace
+
 bool IsChatAutoReply(std::string_view t) {
   std::string_view s = SkipOpeningBrackets(t);
   bool bracketed = s.size() != t.size();
@@ -208,20 +262,29 @@ bool IsChatAutoReply(std::string_view t) {
     return true;
   }
   std::string_view head = t.substr(0, kChatHead);
-  if (!ContainsAnyNoCase(head, {"有事不在", "自动回复", "auto"})) return false;
-  return ContainsAnyNoCase(
-      head, {"我现在有事不在", "我現在有事不在", "此消息为自动回复", "本消息为自动回复",
-             "这是一条自动回复", "this is an automatic reply", "this is an auto-reply",
-             "this is an automated reply"});
+  static constexpr std::string_view kPhrases[] = {
+      "我现在有事不在",        "我現在有事不在",
+      "此消息为自动回复",      "本消息为自动回复",
+      "这是一条自动回复",      "this is an automatic reply",
+      "this is an auto-reply", "this is an automated reply"};
+  static constexpr NeedleSet kPhraseSet(kPhrases);
+  return kPhraseSet.FoundIn(head);
 }
 
 bool IsRecallNotice(std::string_view t) {
   if (t.size() > 300) return false;
-  if (!ContainsAnyNoCase(t, {"撤回", "recall", "unsent"})) return false;
-  return ContainsAnyNoCase(
-      t, {"撤回了一条消息", "撤回了一條訊息", "撤回了一条信息", "撤回了一條消息",
-          "recalled a message", "message was recalled", "message has been recalled", "消息已撤回",
-          "此消息已撤回", "unsent a message"});
+  static constexpr std::string_view kPhrases[] = {"撤回了一条消息",
+                                                  "撤回了一條訊息",
+                                                  "撤回了一条信息",
+                                                  "撤回了一條消息",
+                                                  "recalled a message",
+                                                  "message was recalled",
+                                                  "message has been recalled",
+                                                  "消息已撤回",
+                                                  "此消息已撤回",
+                                                  "unsent a message"};
+  static constexpr NeedleSet kPhraseSet(kPhrases);
+  return kPhraseSet.FoundIn(t);
 }
 
 }  // namespace autostage::text::internal

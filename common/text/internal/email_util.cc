@@ -3,6 +3,7 @@
 #include <string.h>  // memmem
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 
@@ -129,64 +130,55 @@ size_t FindNoCase(std::string_view hay, std::string_view needle, size_t from) {
   }
 }
 
-bool ContainsAnyNoCase(std::string_view hay, std::initializer_list<std::string_view> needles) {
-  return CountNoCase(hay, std::span<const std::string_view>(needles.begin(), needles.size()), 1) >
-         0;
-}
+namespace {
+constexpr auto kLowerTable = [] {
+  std::array<unsigned char, 256> t{};
+  for (unsigned i = 0; i < 256; ++i)
+    t[i] = static_cast<unsigned char>(i >= 'A' && i <= 'Z' ? i + 32 : i);
+  return t;
+}();
+}  // namespace
 
-size_t CountNoCase(std::string_view hay, std::span<const std::string_view> needles, size_t limit) {
-  // One pass over a lower-cased copy of the haystack, chunk by chunk, with a bitmap of the
-  // needles' first two bytes as a filter: far cheaper than one search per needle, since most
-  // positions of Chinese or English text start no needle.
-  constexpr size_t kChunk = 2048;
-  constexpr size_t kMaxNeedle = 64;
-  auto key = [](char a, char b) {
-    return (static_cast<unsigned>(static_cast<unsigned char>(a)) * 131u +
-            static_cast<unsigned char>(b)) &
-           4095u;
-  };
-  uint64_t bits[64] = {};
-  bool any = false;
-  uint64_t found = 0;  // bit per needle (only the first 64 needles are counted)
+size_t NeedleSet::Count(std::string_view hay, size_t limit) const {
+  if (hay.size() < 2) return 0;
+  uint64_t found = 0;  // one bit per needle (needles past the 64th are not deduplicated)
   size_t count = 0;
-  auto mark = [&](size_t index) {
-    uint64_t bit = index < 64 ? uint64_t{1} << index : 0;
-    if (bit != 0 && (found & bit) != 0) return false;
-    found |= bit;
-    return ++count >= limit;
-  };
-  for (size_t idx = 0; idx < needles.size(); ++idx) {
-    std::string_view n = needles[idx];
-    if (n.size() < 2 || n.size() > kMaxNeedle) {
-      if (ContainsNoCase(hay, n) && mark(idx)) return count;
-      continue;
-    }
-    unsigned k = key(n[0], n[1]);
-    bits[k >> 6] |= uint64_t{1} << (k & 63);
-    any = true;
-  }
-  if (!any) return count;
-  char lower[kChunk + kMaxNeedle];
-  for (size_t start = 0; start < hay.size(); start += kChunk) {
-    size_t len = std::min(hay.size() - start, kChunk + kMaxNeedle - 1);
-    for (size_t i = 0; i < len; ++i) lower[i] = AsciiLower(hay[start + i]);
-    size_t stop = std::min(len, kChunk);
-    for (size_t i = 0; i + 1 < len && i < stop; ++i) {
-      unsigned k = key(lower[i], lower[i + 1]);
-      if ((bits[k >> 6] & (uint64_t{1} << (k & 63))) == 0) continue;
-      for (size_t idx = 0; idx < needles.size(); ++idx) {
-        std::string_view n = needles[idx];
-        if (n.size() < 2 || n.size() > kMaxNeedle || n[0] != lower[i] || n[1] != lower[i + 1] ||
-            i + n.size() > len) {
-          continue;
-        }
-        if (std::memcmp(lower + i + 2, n.data() + 2, n.size() - 2) == 0 && mark(idx)) {
-          return count;
-        }
+  const unsigned char* h = reinterpret_cast<const unsigned char*>(hay.data());
+  unsigned a = kLowerTable[h[0]];
+  for (size_t i = 0; i + 1 < hay.size(); ++i) {
+    unsigned b = kLowerTable[h[i + 1]];
+    unsigned k = (a * 131u + b) & 4095u;
+    unsigned first = a;
+    a = b;
+    if ((bits_[k >> 6] & (uint64_t{1} << (k & 63))) == 0) continue;
+    for (size_t idx = 0; idx < size_; ++idx) {
+      std::string_view n = needles_[idx];
+      if (static_cast<unsigned char>(n[0]) != first || static_cast<unsigned char>(n[1]) != b ||
+          i + n.size() > hay.size()) {
+        continue;
       }
+      if (!StartsWithNoCase(hay.substr(i + 2), n.substr(2))) continue;
+      uint64_t bit = idx < 64 ? uint64_t{1} << idx : 0;
+      if (bit != 0 && (found & bit) != 0) continue;
+      found |= bit;
+      if (++count >= limit) return count;
     }
   }
   return count;
+}
+
+bool ContainsAnyNoCase(std::string_view hay, std::initializer_list<std::string_view> needles) {
+  std::string_view kept[64];
+  size_t size = 0;
+  for (std::string_view n : needles) {
+    bool fits = n.size() >= 2 && n.size() <= NeedleSet::kMaxNeedle;
+    if (fits && size < 64) {
+      kept[size++] = n;
+    } else if (ContainsNoCase(hay, n)) {
+      return true;
+    }
+  }
+  return NeedleSet(kept, size).FoundIn(hay);
 }
 
 bool IsHan(char32_t c) {

@@ -7,8 +7,8 @@
 #define AUTOSTAGE_COMMON_TEXT_INTERNAL_EMAIL_UTIL_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
-#include <span>
 #include <string_view>
 
 namespace autostage::text::internal {
@@ -42,9 +42,47 @@ size_t FindNoCase(std::string_view hay, std::string_view needle, size_t from = 0
 inline bool ContainsNoCase(std::string_view hay, std::string_view needle) {
   return FindNoCase(hay, needle) != std::string_view::npos;
 }
+// A fixed list of lower-case needles (2..64 bytes each) searched for in one pass, ASCII
+// case-insensitively, with a bitmap of the needles' first two bytes as a filter: most
+// positions of Chinese or English text start no needle, so the scan costs about a table
+// lookup per byte. Declare lists as `static constexpr` so the bitmap is built at compile time.
+class NeedleSet {
+ public:
+  static constexpr size_t kMaxNeedle = 64;
+
+  constexpr NeedleSet(const std::string_view* needles, size_t size)
+      : needles_(needles), size_(size) {
+    for (size_t i = 0; i < size; ++i) {
+      std::string_view n = needles[i];
+      if (n.size() < 2 || n.size() > kMaxNeedle) throw "NeedleSet: needle must be 2..64 bytes";
+      for (char c : n) {
+        if (c >= 'A' && c <= 'Z') throw "NeedleSet: needles must be lower case";
+      }
+      unsigned k = Key(n[0], n[1]);
+      bits_[k >> 6] |= uint64_t{1} << (k & 63);
+    }
+  }
+  template <size_t N>
+  constexpr explicit NeedleSet(const std::string_view (&needles)[N]) : NeedleSet(needles, N) {}
+
+  // Number of distinct needles found in `hay`, stopping at `limit`.
+  size_t Count(std::string_view hay, size_t limit) const;
+  bool FoundIn(std::string_view hay) const { return Count(hay, 1) > 0; }
+
+ private:
+  static constexpr unsigned Key(char a, char b) {
+    return (static_cast<unsigned>(static_cast<unsigned char>(a)) * 131u +
+            static_cast<unsigned char>(b)) &
+           4095u;
+  }
+
+  const std::string_view* needles_;
+  size_t size_;
+  uint64_t bits_[64] = {};
+};
+
+// Ad-hoc form of NeedleSet::FoundIn (the bitmap is built per call).
 bool ContainsAnyNoCase(std::string_view hay, std::initializer_list<std::string_view> needles);
-// How many distinct `needles` (lower case) occur in `hay`, counting stops at `limit`. One pass.
-size_t CountNoCase(std::string_view hay, std::span<const std::string_view> needles, size_t limit);
 
 // True when `c` is a CJK ideograph (the common blocks).
 bool IsHan(char32_t c);
