@@ -47,7 +47,8 @@ class ConfigReader {
   static absl::StatusOr<ConfigReader> FromString(absl::string_view yaml,
                                                  absl::string_view name = "<config>");
 
-  // Reads `key` into *out. Missing (or null) → an error is recorded and *out is unchanged.
+  // Reads `key` into *out. Missing (or null) → an error is recorded and *out is unchanged;
+  // the error points at the first line of this mapping.
   template <typename T>
   ConfigReader& Required(absl::string_view key, T* out);
   // Reads `key` into *out if present and not null; otherwise *out keeps its default.
@@ -56,7 +57,6 @@ class ConfigReader {
 
   bool Has(absl::string_view key) const;
 
-  // Errors about a missing key point at the first line of its mapping.
   // A nested mapping. Missing → (Child) an error is recorded / (OptionalChild) nullopt. A
   // reader of a missing or mistyped mapping reads nothing and reports nothing more.
   ConfigReader Child(absl::string_view key);
