@@ -31,3 +31,7 @@ autostage_fuzzer(fuzz_email_extract
   SOURCES fuzz_email_extract.cc
   DEPS autostage_extract
   SEEDS fuzz_corpus_extract)
+
+autostage_benchmark(extract_benchmark
+  SOURCES extract_benchmark.cc
+  DEPS autostage_extract)

@@ -476,10 +476,13 @@ class Splitter {
   size_t AttributionLines(size_t i) const {
     std::string_view t = Trimmed(i);
     if (t.size() > 600) return 0;
-    if (EndsWithWrote(t)) return (StartsAttribution(t) || HasDigitOrAt(t)) ? 1 : 0;
+    // Real attributions carry a date or an address: "On Monday our lawyer wrote:" is content.
+    if (EndsWithWrote(t)) return HasDigitOrAt(t) ? 1 : 0;
     if (StartsAttribution(t) && t.size() <= 300 && i + 1 < lines_.size()) {
       std::string_view next = Trimmed(i + 1);
-      if (next.size() <= 300 && EndsWithWrote(next)) return 2;
+      if (next.size() <= 300 && EndsWithWrote(next) && (HasDigitOrAt(t) || HasDigitOrAt(next))) {
+        return 2;
+      }
     }
     return 0;
   }
@@ -490,6 +493,7 @@ class Splitter {
     if (first.key == kNoKey) return {};
     int keys = 0;
     bool zh = false;
+    bool from_has_address = false;
     for (size_t j = i; j < lines_.size() && j < i + 10; ++j) {
       if (Blank(j)) break;
       HeaderMatch m = MatchHeaderKey(Trimmed(j));
@@ -501,10 +505,17 @@ class Splitter {
         }
         break;
       }
-      if (m.key == kFrom) zh = m.zh;
+      if (m.key == kFrom) {
+        zh = m.zh;
+        std::string_view from = Trimmed(j);
+        from_has_address =
+            from.find('@') != std::string_view::npos || from.find('<') != std::string_view::npos;
+      }
       keys |= m.key;
     }
-    if (!(keys & kFrom)) return {};
+    // "From: our plant / To: your warehouse / Date: April 3" in a delivery note is no header
+    // block: a quoted header names a mail address or a subject.
+    if (!(keys & kFrom) || !(from_has_address || (keys & kSubject))) return {};
     int distinct = __builtin_popcount(static_cast<unsigned>(keys));
     bool after_separator = false;
     for (size_t k = i; k > 0; --k) {
@@ -794,8 +805,10 @@ bool IsDisclaimerParagraph(std::string_view p, bool after_separator) {
     }
   }
   static constexpr NeedleSet kCueSet(kCues);
-  size_t cues = kCueSet.Count(p, 2);
-  return (opener && cues >= 1) || cues >= 2 || (after_separator && (opener || cues >= 1));
+  size_t cues = kCueSet.Count(p, 3);
+  // Without an opener or a separator above it, only a paragraph dense with legal cues is a
+  // disclaimer: "我们已盖章的合同属于机密文件，仅供贵司内部使用。" is content.
+  return (opener && cues >= 1) || cues >= 3 || (after_separator && (opener || cues >= 1));
 }
 
 BodySplit SplitEmailBody(std::string_view text, const std::vector<FormatSpan>& quoted) {

@@ -131,6 +131,14 @@ TEST(EmailBodyTest, ChineseHeaderBlockWithFullWidthColons) {
   EXPECT_EQ(half.formats, "zh_header");
 }
 
+TEST(EmailBodyTest, DeliveryNoteIsNoHeaderBlock) {
+  Result r = Split(
+      "Delivery details:\nFrom: our Suzhou plant\nTo: your Kunshan warehouse\n"
+      "Date: April 3\n\nPO attached.\n");
+  EXPECT_THAT(r.kept, HasSubstr("PO attached."));
+  EXPECT_EQ(r.formats, "");
+}
+
 TEST(EmailBodyTest, LoneFromLineIsContent) {
   Result r = Split("From: our legal team\nThe contract is signed.\n");
   EXPECT_EQ(r.kept, "From: our legal team\nThe contract is signed.");
@@ -228,6 +236,9 @@ TEST(EmailBodyTest, ConfidentialInContentIsKept) {
   Result r = Split("Hi,\n\nPlease keep our signed contract confidential.\n");
   EXPECT_THAT(r.kept, HasSubstr("signed contract confidential"));
   EXPECT_FALSE(IsDisclaimerParagraph("Please keep our signed contract confidential.", false));
+  EXPECT_FALSE(IsDisclaimerParagraph("我们已盖章的合同属于机密文件，仅供贵司内部使用。", false));
+  Result on = Split("Hi,\n\nOn Monday our lawyer wrote:\nThe contract is signed.\n");
+  EXPECT_THAT(on.kept, HasSubstr("The contract is signed."));
   EXPECT_TRUE(IsDisclaimerParagraph("This email and any attachments are confidential.", false));
   EXPECT_TRUE(IsDisclaimerParagraph("本邮件及附件仅供指定收件人使用，可能包含保密信息。", false));
 }
