@@ -1,0 +1,102 @@
+#include "common/rules/judge.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/rules/sha256.h"
+
+namespace autostage::rules {
+
+std::string ProposalId(std::string_view event_id, std::string_view opportunity_id,
+                       std::string_view to_stage) {
+  std::string key;
+  key.append(event_id.data(), event_id.size());
+  key.push_back('\0');
+  key.append(opportunity_id.data(), opportunity_id.size());
+  key.push_back('\0');
+  key.append(to_stage.data(), to_stage.size());
+  return Sha256Hex(key).substr(0, 32);
+}
+
+std::string Precheck(const v1::Event& event, const Resolution& resolution, const RuleSet& rules) {
+  if (!resolution.opportunity.has_value()) {
+    return resolution.reason.empty() ? "unresolved" : resolution.reason;
+  }
+  const v1::Opportunity& o = *resolution.opportunity;
+  if (o.status() != "open") return "not_open";
+  const CompiledPipeline* pipeline = rules.FindPipeline(o.pipeline());
+  if (pipeline == nullptr) return "unknown_pipeline";
+  if (pipeline->pipeline().StageIndex(o.stage()) < 0) return "unknown_stage";
+  if (event.direction() == "internal") return "internal";
+  return "";
+}
+
+Decision Decide(const v1::Event& event, const v1::Opportunity& opportunity,
+                const CompiledPipeline& pipeline, const std::vector<FiredRule>& fired) {
+  Decision d;
+  d.event_id = event.event_id();
+  d.opportunity_id = opportunity.opportunity_id();
+  if (fired.empty()) {
+    d.reason = "no_match";
+    return d;
+  }
+  const Pipeline& p = pipeline.pipeline();
+  const int current = p.StageIndex(opportunity.stage());
+  int target = -1;
+  bool forward = false;
+  for (const FiredRule& f : fired) {
+    const int stage = pipeline.rules()[f.rule].stage_index;
+    if (stage <= current) continue;
+    forward = true;
+    if (p.max_skip && stage - current - 1 > *p.max_skip) continue;
+    target = std::max(target, stage);
+  }
+  if (!forward) {
+    d.reason = "backward_or_same";
+    return d;
+  }
+  if (target < 0) {
+    d.reason = "max_skip";
+    return d;
+  }
+  std::vector<const FiredRule*> support;
+  for (const FiredRule& f : fired) {
+    if (pipeline.rules()[f.rule].stage_index == target) support.push_back(&f);
+  }
+  // Strongest first; ties keep the event order.
+  std::stable_sort(support.begin(), support.end(), [&](const FiredRule* a, const FiredRule* b) {
+    return pipeline.rules()[a->rule].rule->confidence > pipeline.rules()[b->rule].rule->confidence;
+  });
+  const std::string& to_stage = p.stages[target].id;
+  v1::Proposal proposal;
+  proposal.set_proposal_id(ProposalId(event.event_id(), opportunity.opportunity_id(), to_stage));
+  proposal.set_opportunity_id(opportunity.opportunity_id());
+  proposal.set_pipeline(p.id);
+  proposal.set_from_stage(opportunity.stage());
+  proposal.set_to_stage(to_stage);
+  const Rule& best = *pipeline.rules()[support.front()->rule].rule;
+  proposal.set_rule_id(best.id);
+  proposal.set_confidence(best.confidence);
+  proposal.set_owner_id(opportunity.owner_id());
+  proposal.set_team_id(opportunity.team_id());
+  for (size_t i = 0; i < support.size() && i < kMaxEvidence; ++i) {
+    const FiredRule& f = *support[i];
+    const Rule& rule = *pipeline.rules()[f.rule].rule;
+    v1::Evidence* e = proposal.add_evidence();
+    e->set_event_id(event.event_id());
+    e->set_source(event.source());
+    e->set_rule_id(rule.id);
+    for (const std::string& t : f.matched_terms) e->add_matched_terms(t);
+    e->set_snippet(f.snippet);
+    e->set_field(f.field);
+    e->set_start(f.start);
+    e->set_end(f.end);
+    e->set_confidence(rule.confidence);
+    if (event.has_occurred_at()) *e->mutable_occurred_at() = event.occurred_at();
+  }
+  d.proposal = std::move(proposal);
+  d.reason = "proposed";
+  return d;
+}
+
+}  // namespace autostage::rules

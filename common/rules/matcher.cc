@@ -1,0 +1,298 @@
+#include "common/rules/matcher.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace autostage::rules {
+namespace {
+
+int OnMatch(unsigned int id, unsigned long long from, unsigned long long to, unsigned int /*flags*/,
+            void* context) {
+  static_cast<std::vector<Hit>*>(context)->push_back(
+      {id, static_cast<uint32_t>(from), static_cast<uint32_t>(to)});
+  return 0;
+}
+
+// Leftmost start among matches ending exactly at the end of the scanned window.
+struct SomSearch {
+  unsigned long long end = 0;
+  unsigned long long start = ~0ULL;
+};
+
+int OnSomMatch(unsigned int /*id*/, unsigned long long from, unsigned long long to,
+               unsigned int /*flags*/, void* context) {
+  auto* search = static_cast<SomSearch*>(context);
+  if (to == search->end && from < search->start) search->start = from;
+  return 0;
+}
+
+size_t CodePoints(std::string_view text, size_t begin, size_t end) {
+  size_t n = 0;
+  for (size_t i = begin; i < end && i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
+// Hits of `pattern` in `hits` (sorted by pattern, start).
+std::pair<std::vector<Hit>::const_iterator, std::vector<Hit>::const_iterator> HitsOf(
+    const std::vector<Hit>& hits, uint32_t pattern) {
+  auto lo = std::lower_bound(hits.begin(), hits.end(), pattern,
+                             [](const Hit& h, uint32_t p) { return h.pattern < p; });
+  auto hi = std::upper_bound(lo, hits.end(), pattern,
+                             [](uint32_t p, const Hit& h) { return p < h.pattern; });
+  return {lo, hi};
+}
+
+// First hit of any of `patterns` inside [range.begin, range.end), or nullptr.
+const Hit* HitInside(const std::vector<Hit>& hits, const std::vector<uint32_t>& patterns,
+                     text::ByteRange range) {
+  for (uint32_t p : patterns) {
+    auto [lo, hi] = HitsOf(hits, p);
+    for (auto it = lo; it != hi; ++it) {
+      if (it->start >= range.begin && it->end <= range.end) return &*it;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Matcher::Matcher(std::shared_ptr<const RuleSet> rules, HsScratch scratch,
+                 std::unique_ptr<text::GuardAnalyzer> guards)
+    : rules_(std::move(rules)), scratch_(std::move(scratch)), guards_(std::move(guards)) {}
+
+absl::StatusOr<std::unique_ptr<Matcher>> Matcher::Create(std::shared_ptr<const RuleSet> rules,
+                                                         const text::GuardAnalyzer& guards) {
+  if (rules == nullptr) return absl::InvalidArgumentError("Matcher: null rule set");
+  HsScratch scratch;
+  if (rules->scratch_prototype() != nullptr) {
+    hs_scratch_t* raw = nullptr;
+    if (hs_clone_scratch(rules->scratch_prototype(), &raw) != HS_SUCCESS) {
+      return absl::ResourceExhaustedError("Matcher: cannot clone Vectorscan scratch");
+    }
+    scratch.reset(raw);
+  }
+  return std::unique_ptr<Matcher>(
+      new Matcher(std::move(rules), std::move(scratch), guards.Clone()));
+}
+
+absl::Status Matcher::Scan(const CompiledPipeline& pipeline, std::string_view normalized,
+                           std::vector<Hit>* hits) {
+  hits->clear();
+  if (pipeline.database() == nullptr || normalized.empty()) return absl::OkStatus();
+  raw_hits_.clear();
+  const hs_error_t rc =
+      hs_scan(pipeline.database(), normalized.data(), static_cast<unsigned>(normalized.size()), 0,
+              scratch_.get(), &OnMatch, &raw_hits_);
+  if (rc != HS_SUCCESS) return absl::InternalError(absl::StrCat("hs_scan failed: ", rc));
+  const std::vector<Pattern>& patterns = pipeline.patterns();
+  for (Hit h : raw_hits_) {
+    const Pattern& p = patterns[h.pattern];
+    if (p.literal) {
+      h.start = h.end - static_cast<uint32_t>(p.length);
+    } else {
+      size_t window = h.end > kSomWindow ? h.end - kSomWindow : 0;
+      while (window < h.end && (static_cast<unsigned char>(normalized[window]) & 0xC0) == 0x80) {
+        ++window;
+      }
+      SomSearch search;
+      search.end = h.end - window;
+      if (p.som_database != nullptr &&
+          hs_scan(p.som_database.get(), normalized.data() + window,
+                  static_cast<unsigned>(h.end - window), 0, scratch_.get(), &OnSomMatch,
+                  &search) == HS_SUCCESS &&
+          search.start != ~0ULL) {
+        h.start = static_cast<uint32_t>(window + search.start);
+      } else {
+        h.start = static_cast<uint32_t>(window);  // longer than the window: clamped
+      }
+    }
+    if (p.left_boundary && IsWordChar(CodePointBefore(normalized, h.start))) continue;
+    if (p.right_boundary && IsWordChar(CodePointAt(normalized, h.end))) continue;
+    hits->push_back(h);
+  }
+  std::sort(hits->begin(), hits->end(), [](const Hit& a, const Hit& b) {
+    return std::tie(a.pattern, a.start, a.end) < std::tie(b.pattern, b.start, b.end);
+  });
+  // Regexes report every end of a match: keep the longest per (pattern, start).
+  size_t out = 0;
+  for (size_t i = 0; i < hits->size(); ++i) {
+    if (out > 0 && (*hits)[out - 1].pattern == (*hits)[i].pattern &&
+        (*hits)[out - 1].start == (*hits)[i].start) {
+      (*hits)[out - 1].end = (*hits)[i].end;
+      continue;
+    }
+    (*hits)[out++] = (*hits)[i];
+  }
+  hits->resize(out);
+  return absl::OkStatus();
+}
+
+bool Matcher::PassesFilters(const CompiledRule& rule, const SegmentContext& context,
+                            std::string* why) const {
+  const bool source_ok = (context.source == "email" && rule.source_email) ||
+                         (context.source == "call" && rule.source_call) ||
+                         (context.source == "chat" && rule.source_chat);
+  if (!source_ok) {
+    *why = "filtered: source " + std::string(context.source);
+    return false;
+  }
+  const bool speaker_ok =
+      context.speaker == text::Speaker::kCustomer ? rule.speaker_customer : rule.speaker_rep;
+  if (!speaker_ok) {
+    *why = "filtered: speaker " + std::string(text::SpeakerName(context.speaker));
+    return false;
+  }
+  const bool direction_ok = (context.direction == "inbound" && rule.direction_inbound) ||
+                            (context.direction == "outbound" && rule.direction_outbound);
+  if (!direction_ok) {
+    *why = "filtered: direction " + std::string(context.direction);
+    return false;
+  }
+  if (rule.rule->min_call_duration_s && context.source == "call" &&
+      (!context.call_answered || context.call_duration_s < *rule.rule->min_call_duration_s)) {
+    *why = absl::StrCat("filtered: call shorter than ", *rule.rule->min_call_duration_s, " s");
+    return false;
+  }
+  return true;
+}
+
+absl::Status Matcher::Evaluate(const CompiledPipeline& pipeline, const SegmentContext& context,
+                               std::string_view normalized, std::vector<Firing>* firings,
+                               std::vector<RuleTrace>* trace, std::vector<Hit>* hits_out) {
+  std::vector<Hit>& hits = hits_out != nullptr ? *hits_out : own_hits_;
+  if (absl::Status s = Scan(pipeline, normalized, &hits); !s.ok()) return s;
+  if (context.kind == text::SegmentKind::kAttachmentName) {
+    EvaluateAttachment(pipeline, context, normalized, hits, firings, trace);
+    return absl::OkStatus();
+  }
+  const std::vector<Pattern>& patterns = pipeline.patterns();
+  candidates_.clear();
+  for (size_t i = 0; i < hits.size(); ++i) {
+    if (i > 0 && hits[i].pattern == hits[i - 1].pattern) continue;
+    const auto& rules = pipeline.RulesAnchoredBy(hits[i].pattern);
+    candidates_.insert(candidates_.end(), rules.begin(), rules.end());
+  }
+  std::sort(candidates_.begin(), candidates_.end());
+  candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());
+
+  std::vector<Hit> anchors;
+  for (uint32_t r : candidates_) {
+    const CompiledRule& rule = pipeline.rules()[r];
+    std::string why;
+    if (!PassesFilters(rule, context, &why)) {
+      if (trace != nullptr) trace->push_back({r, {}, why, {}, false});
+      continue;
+    }
+    anchors.clear();
+    for (uint32_t p : rule.anchors) {
+      auto [lo, hi] = HitsOf(hits, p);
+      anchors.insert(anchors.end(), lo, hi);
+    }
+    std::sort(anchors.begin(), anchors.end(),
+              [](const Hit& a, const Hit& b) { return a.start < b.start; });
+    for (const Hit& anchor : anchors) {
+      const text::ByteRange range{anchor.start, anchor.end};
+      std::vector<std::string> terms{patterns[anchor.pattern].display};
+      std::string outcome;
+      text::ByteRange sentence{0, normalized.size()};
+      if (!rule.all_groups.empty() || !rule.near.empty()) {
+        sentence = guards_->SentenceAt(normalized, anchor.start, anchor.end);
+      }
+      for (const auto& group : rule.all_groups) {
+        const Hit* h = HitInside(hits, group, sentence);
+        if (h == nullptr) {
+          outcome = absl::StrCat("all: no ", patterns[group.front()].display, " in the sentence");
+          break;
+        }
+        terms.push_back(patterns[h->pattern].display);
+      }
+      if (outcome.empty() && !rule.near.empty()) {
+        const int within = rule.rule->near ? rule.rule->near->within : 0;
+        const Hit* found = nullptr;
+        for (uint32_t p : rule.near) {
+          auto [lo, hi] = HitsOf(hits, p);
+          for (auto it = lo; it != hi && found == nullptr; ++it) {
+            if (it->start < sentence.begin || it->end > sentence.end) continue;
+            size_t gap = 0;
+            if (it->end <= anchor.start) {
+              gap = CodePoints(normalized, it->end, anchor.start);
+            } else if (it->start >= anchor.end) {
+              gap = CodePoints(normalized, anchor.end, it->start);
+            }
+            if (gap <= static_cast<size_t>(within)) found = &*it;
+          }
+          if (found != nullptr) break;
+        }
+        if (found == nullptr) {
+          outcome = absl::StrCat("near: no ", patterns[rule.near.front()].display, " within ",
+                                 within, " characters");
+        } else {
+          terms.push_back(patterns[found->pattern].display);
+        }
+      }
+      if (outcome.empty() && !rule.none.empty()) {
+        const text::ByteRange clause = guards_->ClauseAt(normalized, anchor.start, anchor.end);
+        if (const Hit* h = HitInside(hits, rule.none, clause)) {
+          outcome = absl::StrCat("none: ", patterns[h->pattern].display, " in the clause");
+        }
+      }
+      text::GuardFindings findings;
+      bool guards_ran = false;
+      if (outcome.empty() && rule.any_guard_blocks) {
+        findings = guards_->Analyze(normalized, anchor.start, anchor.end);
+        guards_ran = true;
+        const Guards& g = rule.rule->guards;
+        if (findings.negated && g.negation == GuardMode::kBlock) {
+          outcome = absl::StrCat("guard: negation (", findings.negation_cue, ")");
+        } else if (findings.hypothetical && g.hypothetical == GuardMode::kBlock) {
+          outcome = absl::StrCat("guard: hypothetical (", findings.hypothetical_cue, ")");
+        } else if (findings.question && g.question == GuardMode::kBlock) {
+          outcome = absl::StrCat("guard: question (", findings.question_cue, ")");
+        }
+      }
+      const bool fired = outcome.empty();
+      if (trace != nullptr) {
+        trace->push_back({r, range, fired ? "fired" : outcome, findings, guards_ran});
+      }
+      if (fired) {
+        firings->push_back({r, range, std::move(terms), std::move(findings)});
+        break;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Matcher::EvaluateAttachment(const CompiledPipeline& pipeline, const SegmentContext& context,
+                                 std::string_view normalized, const std::vector<Hit>& hits,
+                                 std::vector<Firing>* firings, std::vector<RuleTrace>* trace) {
+  for (uint32_t r : pipeline.attachment_rules()) {
+    const CompiledRule& rule = pipeline.rules()[r];
+    const auto glob = std::find_if(rule.attachment_globs.begin(), rule.attachment_globs.end(),
+                                   [&](const std::string& g) { return GlobMatch(g, normalized); });
+    if (glob == rule.attachment_globs.end()) continue;
+    const text::ByteRange range{0, normalized.size()};
+    std::string why;
+    if (!PassesFilters(rule, context, &why)) {
+      if (trace != nullptr) trace->push_back({r, range, why, {}, false});
+      continue;
+    }
+    if (const Hit* h = HitInside(hits, rule.none, range)) {
+      if (trace != nullptr) {
+        trace->push_back(
+            {r, range, absl::StrCat("none: ", pipeline.patterns()[h->pattern].display), {}, false});
+      }
+      continue;
+    }
+    const size_t index = static_cast<size_t>(glob - rule.attachment_globs.begin());
+    if (trace != nullptr) trace->push_back({r, range, "fired", {}, false});
+    firings->push_back({r, range, {rule.rule->attachments[index]}, {}});
+  }
+}
+
+}  // namespace autostage::rules

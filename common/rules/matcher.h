@@ -1,0 +1,97 @@
+// Matcher: scans one normalized segment once with the pipeline's Vectorscan database and
+// evaluates the rules anchored by the hits (conditions, guards around the anchor, speaker /
+// source / direction / call filters). Never loops over rules × text: only rules that own a
+// hit are looked at, and guards run only on anchors.
+//
+// Thread safety: a Matcher is NOT thread-safe (it owns a Vectorscan scratch and a
+// GuardAnalyzer); make one per worker thread over the shared immutable RuleSet.
+#ifndef AUTOSTAGE_COMMON_RULES_MATCHER_H_
+#define AUTOSTAGE_COMMON_RULES_MATCHER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/rules/rule_set.h"
+#include "common/rules/vectorscan.h"
+#include "common/text/guards.h"
+#include "common/text/segment.h"
+
+namespace autostage::rules {
+
+// A pattern occurrence in normalized text, after boundary checks.
+struct Hit {
+  uint32_t pattern = 0;
+  uint32_t start = 0;
+  uint32_t end = 0;
+};
+
+// What the rule filters need to know about the segment and its event.
+struct SegmentContext {
+  std::string_view source;     // "email" | "call" | "chat"
+  std::string_view direction;  // "inbound" | "outbound"
+  text::Speaker speaker = text::Speaker::kCustomer;
+  text::SegmentKind kind = text::SegmentKind::kBody;
+  int64_t call_duration_s = 0;
+  bool call_answered = false;
+};
+
+// A rule that fired on a segment.
+struct Firing {
+  uint32_t rule = 0;                       // index into CompiledPipeline::rules()
+  text::ByteRange anchor;                  // normalized text offsets
+  std::vector<std::string> matched_terms;  // as written in the rule
+  text::GuardFindings guards;              // empty when no guard ran
+};
+
+// Why a candidate rule did or did not fire, for `rulectl explain`.
+struct RuleTrace {
+  uint32_t rule = 0;
+  text::ByteRange anchor;
+  std::string outcome;  // "fired", "filtered: speaker", "all: missing 合同", "guard: negation (没)"
+  text::GuardFindings guards;
+  bool guards_ran = false;
+};
+
+class Matcher {
+ public:
+  // Clones the rule set's scratch prototype and the guard analyzer (one per thread).
+  static absl::StatusOr<std::unique_ptr<Matcher>> Create(std::shared_ptr<const RuleSet> rules,
+                                                         const text::GuardAnalyzer& guards);
+
+  const RuleSet& rule_set() const { return *rules_; }
+
+  // Every pattern occurrence in `normalized`, sorted by (pattern, start). Fails only on a
+  // Vectorscan runtime error (kInternal).
+  absl::Status Scan(const CompiledPipeline& pipeline, std::string_view normalized,
+                    std::vector<Hit>* hits);
+
+  // Scans and evaluates; appends one Firing per rule that fired (its first passing anchor).
+  // `trace` (optional) receives one entry per candidate anchor examined.
+  absl::Status Evaluate(const CompiledPipeline& pipeline, const SegmentContext& context,
+                        std::string_view normalized, std::vector<Firing>* firings,
+                        std::vector<RuleTrace>* trace = nullptr, std::vector<Hit>* hits = nullptr);
+
+ private:
+  Matcher(std::shared_ptr<const RuleSet> rules, HsScratch scratch,
+          std::unique_ptr<text::GuardAnalyzer> guards);
+  bool PassesFilters(const CompiledRule& rule, const SegmentContext& context,
+                     std::string* why) const;
+  void EvaluateAttachment(const CompiledPipeline& pipeline, const SegmentContext& context,
+                          std::string_view normalized, const std::vector<Hit>& hits,
+                          std::vector<Firing>* firings, std::vector<RuleTrace>* trace);
+
+  std::shared_ptr<const RuleSet> rules_;
+  HsScratch scratch_;
+  std::unique_ptr<text::GuardAnalyzer> guards_;
+  std::vector<Hit> raw_hits_;  // reused between calls
+  std::vector<Hit> own_hits_;
+  std::vector<uint32_t> candidates_;
+};
+
+}  // namespace autostage::rules
+
+#endif  // AUTOSTAGE_COMMON_RULES_MATCHER_H_

@@ -1,0 +1,248 @@
+#include "common/rules/matcher.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "common/rules/internal/fakes.h"
+#include "common/rules/internal/test_util.h"
+
+namespace autostage::rules {
+namespace {
+
+using testing::CompilePack;
+using testing::FakeGuardAnalyzer;
+using testing::FakeNormalizer;
+
+class MatcherTest : public ::testing::Test {
+ protected:
+  void Load(const std::string& rules_yaml) {
+    set_ = CompilePack("pack: p\npipeline: b2b\nrules:\n" + rules_yaml);
+    ASSERT_NE(set_, nullptr);
+    auto m = Matcher::Create(set_, FakeGuardAnalyzer());
+    ASSERT_TRUE(m.ok()) << m.status();
+    matcher_ = *std::move(m);
+    pipeline_ = set_->FindPipeline("b2b");
+  }
+  // Ids of the rules that fire on `text` (as normalized by the fake).
+  std::vector<std::string> Fire(const std::string& text, SegmentContext context = Inbound()) {
+    std::vector<Firing> firings;
+    const std::string normalized = FakeNormalizer().NormalizeString(text);
+    EXPECT_TRUE(matcher_->Evaluate(*pipeline_, context, normalized, &firings).ok());
+    std::vector<std::string> ids;
+    for (const Firing& f : firings) ids.push_back(pipeline_->rules()[f.rule].rule->id);
+    return ids;
+  }
+  static SegmentContext Inbound() {
+    SegmentContext c;
+    c.source = "email";
+    c.direction = "inbound";
+    return c;
+  }
+  std::shared_ptr<const RuleSet> set_;
+  std::unique_ptr<Matcher> matcher_;
+  const CompiledPipeline* pipeline_ = nullptr;
+};
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+TEST_F(MatcherTest, LatinTermsMatchWholeWordsOnly) {
+  Load("  - {id: po, stage: contract, any: [PO]}\n");
+  EXPECT_THAT(Fire("Our PO is attached"), ElementsAre("po"));
+  EXPECT_THAT(Fire("po#4411 attached"), ElementsAre("po"));
+  EXPECT_THAT(Fire("see the report"), IsEmpty());
+  EXPECT_THAT(Fire("pos terminal"), IsEmpty());
+  EXPECT_THAT(Fire("采购PO已发"), ElementsAre("po"));  // CJK neighbours are not word characters
+}
+
+TEST_F(MatcherTest, StarIsAPrefixMatch) {
+  Load("  - {id: sign, stage: contract, any: [sign*]}\n");
+  EXPECT_THAT(Fire("we signed it"), ElementsAre("sign"));
+  EXPECT_THAT(Fire("signing today"), ElementsAre("sign"));
+  EXPECT_THAT(Fire("the design is done"), IsEmpty());  // left boundary still applies
+}
+
+TEST_F(MatcherTest, ChineseTermsMatchAnywhere) {
+  Load("  - {id: stamp, stage: contract, any: [已盖章]}\n");
+  EXPECT_THAT(Fire("合同已盖章寄回"), ElementsAre("stamp"));
+}
+
+TEST_F(MatcherTest, CaseInsensitiveThroughNormalization) {
+  Load("  - {id: sc, stage: contract, any: [Signed Contract]}\n");
+  EXPECT_THAT(Fire("SIGNED   contract attached"), ElementsAre("sc"));
+}
+
+TEST_F(MatcherTest, PhraseIsWhitespaceInsensitive) {
+  Load("  - {id: ph, stage: contract, phrase: [purchase order attached]}\n");
+  EXPECT_THAT(Fire("purchase\norder attached"), ElementsAre("ph"));
+  EXPECT_THAT(Fire("purchase order attachedness"), IsEmpty());
+}
+
+TEST_F(MatcherTest, RegexAnchorsWithStartOfMatch) {
+  Load("  - {id: re, stage: contract, regex: ['po\\s*#?\\s*\\d{4,}']}\n");
+  std::vector<Firing> firings;
+  const std::string text = "our po # 123456 is out";
+  ASSERT_TRUE(matcher_->Evaluate(*pipeline_, Inbound(), text, &firings).ok());
+  ASSERT_EQ(firings.size(), 1u);
+  EXPECT_EQ(firings[0].anchor.begin, 4u);
+  EXPECT_EQ(firings[0].anchor.end, 15u);  // the longest match at that start
+  EXPECT_THAT(Fire("po 12"), IsEmpty());
+}
+
+TEST_F(MatcherTest, OneScanServesManyRulesWithSharedPatterns) {
+  Load(
+      "  - {id: a, stage: proposal, any: [报价, quote]}\n"
+      "  - {id: b, stage: negotiation, any: [报价], all: [确认]}\n"
+      "  - {id: c, stage: contract, any: [Quote], none: [报价]}\n");
+  // 报价 and quote are each one pattern, shared by the rules that use them.
+  EXPECT_EQ(pipeline_->patterns().size(), 3u);  // 报价, quote, 确认
+  EXPECT_THAT(Fire("我们确认报价"), ElementsAre("a", "b"));
+  EXPECT_THAT(Fire("quote received"), ElementsAre("a", "c"));
+  EXPECT_THAT(Fire("quote 报价"), ElementsAre("a"));  // c: 报价 in its clause
+}
+
+TEST_F(MatcherTest, ConditionsAllNearNone) {
+  Load(
+      "  - id: all\n    stage: contract\n    any: [已盖章]\n    all: [合同]\n"
+      "  - id: near\n    stage: contract\n    any: [signed]\n    near: {terms: [contract], within: "
+      "5}\n"
+      "  - id: none\n    stage: proposal\n    any: [合同]\n    none: [模板]\n");
+  EXPECT_THAT(Fire("合同已盖章"), ElementsAre("all", "none"));
+  EXPECT_THAT(Fire("已盖章。合同在路上"), ElementsAre("none"));  // 合同 in another sentence
+  EXPECT_THAT(Fire("signed the contract"), ElementsAre("near"));
+  EXPECT_THAT(Fire("signed the big new shiny contract"), IsEmpty());
+  EXPECT_THAT(Fire("signed. contract"), IsEmpty());  // not the same sentence
+  EXPECT_THAT(Fire("合同模板发您"), IsEmpty());
+  EXPECT_THAT(Fire("合同发您，模板另发"), ElementsAre("none"));  // 模板 in another clause
+}
+
+TEST_F(MatcherTest, GuardsBlockOrAllow) {
+  Load(
+      "  - {id: blk, stage: contract, any: [签合同]}\n"
+      "  - {id: alw, stage: negotiation, any: [签合同], guards: {negation: allow, "
+      "question: allow, hypothetical: allow}}\n");
+  EXPECT_THAT(Fire("我们今天签合同"), ElementsAre("blk", "alw"));
+  EXPECT_THAT(Fire("我们还没签合同"), ElementsAre("alw"));
+  EXPECT_THAT(Fire("如果价格合适，我们就签合同"), ElementsAre("alw"));
+  EXPECT_THAT(Fire("今天签合同吗"), ElementsAre("alw"));
+}
+
+TEST_F(MatcherTest, FirstPassingAnchorWins) {
+  Load("  - {id: blk, stage: contract, any: [签合同]}\n");
+  std::vector<Firing> firings;
+  const std::string text = "上周没签合同。今天签合同了";
+  ASSERT_TRUE(matcher_->Evaluate(*pipeline_, Inbound(), text, &firings).ok());
+  ASSERT_EQ(firings.size(), 1u);
+  EXPECT_EQ(firings[0].anchor.begin, text.find("签合同", 10));
+}
+
+TEST_F(MatcherTest, SpeakerSourceDirectionAndCallFilters) {
+  Load(
+      "  - {id: cust, stage: contract, any: [x1]}\n"
+      "  - {id: rep, stage: proposal, any: [x1], speakers: [rep], directions: [outbound]}\n"
+      "  - {id: chat, stage: proposal, any: [x1], sources: [chat]}\n"
+      "  - {id: call, stage: proposal, any: [x1], sources: [call], call: {min_duration_s: 30}}\n");
+  EXPECT_THAT(Fire("x1"), ElementsAre("cust"));
+  SegmentContext rep = Inbound();
+  rep.speaker = text::Speaker::kRep;
+  EXPECT_THAT(Fire("x1", rep), IsEmpty());
+  rep.direction = "outbound";
+  EXPECT_THAT(Fire("x1", rep), ElementsAre("rep"));
+  SegmentContext chat = Inbound();
+  chat.source = "chat";
+  EXPECT_THAT(Fire("x1", chat), ElementsAre("cust", "chat"));
+  SegmentContext call = Inbound();
+  call.source = "call";
+  call.call_answered = true;
+  call.call_duration_s = 10;
+  EXPECT_THAT(Fire("x1", call), ElementsAre("cust"));
+  call.call_duration_s = 45;
+  EXPECT_THAT(Fire("x1", call), ElementsAre("cust", "call"));
+  call.call_answered = false;
+  EXPECT_THAT(Fire("x1", call), ElementsAre("cust"));
+}
+
+TEST_F(MatcherTest, AttachmentGlobsOnAttachmentSegmentsOnly) {
+  Load(
+      "  - {id: att, stage: contract, attachments: [\"*盖章*\", \"*signed*.pdf\"], "
+      "none: [模板]}\n"
+      "  - {id: body, stage: proposal, any: [signed]}\n");
+  SegmentContext att = Inbound();
+  att.kind = text::SegmentKind::kAttachmentName;
+  EXPECT_THAT(Fire("Contract_SIGNED_v2.pdf", att), ElementsAre("att"));
+  EXPECT_THAT(Fire("合同-双方盖章版.pdf", att), ElementsAre("att"));
+  EXPECT_THAT(Fire("盖章模板.docx", att), IsEmpty());
+  EXPECT_THAT(Fire("signed.docx", att), IsEmpty());
+  EXPECT_THAT(Fire("signed contract"), ElementsAre("body"));
+}
+
+TEST(GlobTest, Basics) {
+  EXPECT_TRUE(GlobMatch("*.pdf", "a.pdf"));
+  EXPECT_TRUE(GlobMatch("a?c", "a合c"));
+  EXPECT_FALSE(GlobMatch("a?c", "a合合c"));
+  EXPECT_TRUE(GlobMatch("*报价*", "2025报价单.xlsx"));
+  EXPECT_FALSE(GlobMatch("*报价*", "方案.pdf"));
+  EXPECT_TRUE(GlobMatch("**", ""));
+}
+
+TEST(RuleSetTest, RefusedRegexRejectedAtCompileWithMessageAndLocation) {
+  const std::string dir =
+      testing::WriteRuleDir({{"pipelines.yaml", testing::kPipelines},
+                             {"pack.yaml",
+                              "pack: p\npipeline: b2b\nrules:\n  - id: bad\n    stage: proposal\n"
+                              "    regex: ['(\\w+) \\1']\n"}});
+  auto config = LoadRulesDir(dir);
+  ASSERT_TRUE(config.ok());
+  auto set = RuleSet::Compile(*std::move(config), std::make_shared<FakeNormalizer>());
+  ASSERT_FALSE(set.ok());
+  EXPECT_THAT(set.status().message(), ::testing::HasSubstr("pack.yaml:6: rule bad: regex"));
+  EXPECT_THAT(set.status().message(), ::testing::HasSubstr("refused by Vectorscan"));
+  EXPECT_THAT(set.status().message(), ::testing::HasSubstr("Back-references are unsupported"));
+}
+
+TEST_F(MatcherTest, ScanTimeIsLinearOnAMebibyte) {
+  // Failure scenario 21: a pathological-looking input costs time linear in its size.
+  Load(
+      "  - {id: re, stage: contract, regex: ['(a|aa)+b', 'x.*y.*z']}\n"
+      "  - {id: t, stage: proposal, any: [aaab, 合同]}\n");
+  auto time_for = [&](size_t bytes) {
+    const std::string text(bytes, 'a');
+    std::vector<Hit> hits;
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(matcher_->Scan(*pipeline_, text, &hits).ok());
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  time_for(1 << 16);  // warm up
+  const double small = std::max(time_for(1 << 17), 1e-4);
+  const double large = time_for(1 << 20);
+  // 8x the input: allow generous slack for noise, but nothing quadratic (which would be 64x).
+  EXPECT_LT(large, small * 24) << "small " << small << " large " << large;
+}
+
+}  // namespace
+}  // namespace autostage::rules
+
+namespace autostage::rules {
+namespace {
+
+TEST_F(MatcherTest, LongRegexMatchesNeitherCrashNorLoseTheirEnd) {
+  // Vectorscan 5.4.9 aborts when a SOM pattern reverse-scans > 255 bytes (see kSomWindow).
+  Load("  - {id: re, stage: contract, regex: ['a+b', '\\d+x']}\n");
+  const std::string text = std::string(5000, 'a') + "b " + std::string(3000, '1') + "x";
+  std::vector<Hit> hits;
+  ASSERT_TRUE(matcher_->Scan(*pipeline_, text, &hits).ok());
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].end, 5001u);
+  EXPECT_EQ(hits[0].start, 5001u - kSomWindow);  // clamped to the window
+  EXPECT_EQ(hits[1].end, text.size());
+  std::vector<Hit> short_hits;
+  ASSERT_TRUE(matcher_->Scan(*pipeline_, "xx aab 12x", &short_hits).ok());
+  ASSERT_EQ(short_hits.size(), 2u);
+  EXPECT_EQ(short_hits[0].start, 3u);
+  EXPECT_EQ(short_hits[1].start, 7u);
+}
+
+}  // namespace
+}  // namespace autostage::rules

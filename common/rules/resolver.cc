@@ -1,0 +1,72 @@
+#include "common/rules/resolver.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace autostage::rules {
+
+std::string NormalizePhone(std::string_view phone) {
+  std::string out;
+  for (char c : phone) {
+    if (c == ' ' || c == '-' || c == '(' || c == ')' || c == '.' || c == '\t') continue;
+    out.push_back(c);
+  }
+  if (out.rfind("00", 0) == 0) out = "+" + out.substr(2);
+  return out;
+}
+
+std::string LowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+SnapshotResolver::SnapshotResolver(std::vector<v1::Opportunity> snapshots) {
+  for (v1::Opportunity& o : snapshots) {
+    std::string id = o.opportunity_id();
+    by_id_[id] = std::move(o);
+  }
+  for (const auto& [id, o] : by_id_) {
+    if (o.status() != "open") continue;
+    auto add = [&](std::string key) {
+      auto& ids = by_contact_[key];
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    };
+    for (const std::string& e : o.contacts().emails()) add("e:" + LowerAscii(e));
+    for (const std::string& p : o.contacts().phones()) add("p:" + NormalizePhone(p));
+    for (const std::string& c : o.contacts().chat_ids()) add("c:" + c);
+  }
+}
+
+Resolution SnapshotResolver::Resolve(const v1::Event& event) const {
+  if (!event.opportunity_id().empty()) {
+    auto it = by_id_.find(event.opportunity_id());
+    if (it == by_id_.end()) return {std::nullopt, "unresolved"};
+    return {it->second, ""};
+  }
+  std::set<std::string> matches;
+  auto look = [&](const v1::Party& party) {
+    std::vector<std::string> keys;
+    if (!party.email().empty()) keys.push_back("e:" + LowerAscii(party.email()));
+    if (!party.phone().empty()) keys.push_back("p:" + NormalizePhone(party.phone()));
+    if (!party.chat_id().empty()) keys.push_back("c:" + party.chat_id());
+    for (const std::string& key : keys) {
+      auto it = by_contact_.find(key);
+      if (it != by_contact_.end()) matches.insert(it->second.begin(), it->second.end());
+    }
+  };
+  look(event.from());
+  for (const v1::Party& p : event.to()) look(p);
+  for (const v1::Party& p : event.cc()) look(p);
+  if (matches.empty()) return {std::nullopt, "unresolved"};
+  if (matches.size() > 1) return {std::nullopt, "ambiguous_opportunity"};
+  return {by_id_.at(*matches.begin()), ""};
+}
+
+}  // namespace autostage::rules

@@ -1,0 +1,61 @@
+// OpportunityResolver: which opportunity an event is about (spec/events.md: by
+// `opportunity_id`, else by participants against OPEN opportunities' contacts).
+//
+// SnapshotResolver resolves against an in-memory set of snapshots (a JSON-lines file for the
+// tools; a Redis-backed resolver comes later). Participants are `from`, `to` and `cc`: emails
+// compared case-insensitively, phones normalized to E.164 (spaces, dashes, dots and
+// parentheses stripped, a leading "00" becomes "+"), chat ids exactly.
+//
+// Thread safety: Resolve() is const and safe concurrently once built.
+#ifndef AUTOSTAGE_COMMON_RULES_RESOLVER_H_
+#define AUTOSTAGE_COMMON_RULES_RESOLVER_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "autostage/v1/event.pb.h"
+#include "autostage/v1/opportunity.pb.h"
+
+namespace autostage::rules {
+
+struct Resolution {
+  std::optional<v1::Opportunity> opportunity;
+  // Empty when resolved; else "unresolved" (no id match / no participant match) or
+  // "ambiguous_opportunity" (participants match several open opportunities).
+  std::string reason;
+};
+
+class OpportunityResolver {
+ public:
+  virtual ~OpportunityResolver() = default;
+  virtual Resolution Resolve(const v1::Event& event) const = 0;
+};
+
+// "+86 139-6214 5587" -> "+8613962145587"; "0044 20 7946 0000" -> "+442079460000".
+std::string NormalizePhone(std::string_view phone);
+std::string LowerAscii(std::string_view s);
+
+class SnapshotResolver : public OpportunityResolver {
+ public:
+  // Later snapshots of the same opportunity_id replace earlier ones.
+  explicit SnapshotResolver(std::vector<v1::Opportunity> snapshots);
+  // Reads JSON lines (DecodeOpportunity); blank lines skipped. kNotFound when unreadable,
+  // kInvalidArgument naming the line when a snapshot does not decode.
+  static absl::StatusOr<SnapshotResolver> FromFile(const std::string& path);
+
+  Resolution Resolve(const v1::Event& event) const override;
+  size_t size() const { return by_id_.size(); }
+
+ private:
+  std::map<std::string, v1::Opportunity, std::less<>> by_id_;
+  // Contact key ("e:" email, "p:" phone, "c:" chat id) -> open opportunity ids.
+  std::map<std::string, std::vector<std::string>, std::less<>> by_contact_;
+};
+
+}  // namespace autostage::rules
+
+#endif  // AUTOSTAGE_COMMON_RULES_RESOLVER_H_

@@ -1,0 +1,126 @@
+// RuleSet: the compiled, immutable form of a RulesConfig. Per pipeline, every term (normalized
+// with the Normalizer), phrase and regex of the pipeline's rules is ONE Vectorscan block-mode
+// database; identical terms share one pattern id, which lists every rule (and role) using it.
+//
+// Term semantics (docs/rules.md): a term whose first/last character is a Latin letter or
+// digit only matches when the neighbouring character of the text is not one (checked after
+// the match); a trailing `*` drops the right-hand check (prefix match). Literals are compiled
+// without start-of-match tracking (start = end - length); phrases and regexes with
+// HS_FLAG_SOM_LEFTMOST.
+//
+// Thread safety: immutable after Compile(); share it as std::shared_ptr<const RuleSet> between
+// threads (a hot reload swaps the pointer). Scanning needs a per-thread scratch (matcher.h).
+#ifndef AUTOSTAGE_COMMON_RULES_RULE_SET_H_
+#define AUTOSTAGE_COMMON_RULES_RULE_SET_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/rules/config.h"
+#include "common/rules/vectorscan.h"
+#include "common/text/normalize.h"
+
+namespace autostage::rules {
+
+struct Pattern {
+  std::string expression;  // as given to Vectorscan
+  std::string display;     // the term / phrase / regex as written (first user)
+  bool literal = false;    // fixed byte length: start = end - length
+  size_t length = 0;       // bytes, literals only
+  bool left_boundary = false;
+  bool right_boundary = false;
+  // Non-literals only: the pattern alone with HS_FLAG_SOM_LEFTMOST, scanned over a short
+  // window ending at a hit to find its start (see kSomWindow).
+  std::shared_ptr<const hs_database_t> som_database;
+};
+
+// Start-of-match is never asked of the big database: Vectorscan 5.4.9 aborts ("buffer overflow
+// detected", an unconditional snprintf into a 255-byte buffer in rvermicelliDoubleExecReal,
+// fixed upstream in VectorCamp/vectorscan#392) when a SOM pattern such as 'a+b' reverse-scans
+// more than 255 bytes. So the main database reports match ends only, and the start of a
+// non-literal hit is found by its one-pattern SOM database over at most kSomWindow bytes
+// before the end (a longer match is clamped to the window: evidence only).
+inline constexpr size_t kSomWindow = 200;
+
+// One compiled rule; term lists hold pattern ids.
+struct CompiledRule {
+  const Rule* rule = nullptr;  // points into RuleSet::config()
+  int stage_index = 0;
+  std::vector<uint32_t> anchors;                  // any + phrase + regex
+  std::vector<std::string> attachment_globs;      // normalized
+  std::vector<std::vector<uint32_t>> all_groups;  // one hit of each group
+  std::vector<uint32_t> near;
+  std::vector<uint32_t> none;
+  bool source_email = false, source_call = false, source_chat = false;
+  bool speaker_customer = false, speaker_rep = false;
+  bool direction_inbound = false, direction_outbound = false;
+  bool any_guard_blocks = false;
+};
+
+class CompiledPipeline {
+ public:
+  const Pipeline& pipeline() const { return *pipeline_; }
+  const std::vector<Pattern>& patterns() const { return patterns_; }
+  const std::vector<CompiledRule>& rules() const { return rules_; }
+  // Rules anchored by a pattern (index = pattern id).
+  const std::vector<uint32_t>& RulesAnchoredBy(uint32_t pattern) const {
+    return anchored_by_[pattern];
+  }
+  // Rules with attachment globs.
+  const std::vector<uint32_t>& attachment_rules() const { return attachment_rules_; }
+  // Null when the pipeline has no term or regex at all.
+  const hs_database_t* database() const { return database_.get(); }
+
+ private:
+  friend class RuleSetBuilder;
+  const Pipeline* pipeline_ = nullptr;
+  std::vector<Pattern> patterns_;
+  std::vector<CompiledRule> rules_;
+  std::vector<std::vector<uint32_t>> anchored_by_;
+  std::vector<uint32_t> attachment_rules_;
+  HsDatabase database_;
+};
+
+class RuleSet {
+ public:
+  // Normalizes and compiles `config`. Errors (kInvalidArgument) name the rule id and
+  // file:line, and for regexes Vectorscan refuses carry the compiler's message.
+  static absl::StatusOr<std::shared_ptr<const RuleSet>> Compile(
+      RulesConfig config, std::shared_ptr<const text::Normalizer> normalizer);
+
+  const RulesConfig& config() const { return config_; }
+  const text::Normalizer& normalizer() const { return *normalizer_; }
+  // Null when the pipeline is not configured.
+  const CompiledPipeline* FindPipeline(std::string_view id) const;
+  size_t rule_count() const;
+  size_t pattern_count() const;
+  // Scratch sized for every pipeline database; Matchers clone it (hs_clone_scratch only reads
+  // it, so concurrent clones are safe). Null when no pipeline has patterns.
+  const hs_scratch_t* scratch_prototype() const { return scratch_prototype_.get(); }
+
+ private:
+  friend class RuleSetBuilder;
+  RuleSet() = default;
+  RulesConfig config_;
+  std::shared_ptr<const text::Normalizer> normalizer_;
+  std::map<std::string, std::unique_ptr<CompiledPipeline>, std::less<>> pipelines_;
+  HsScratch scratch_prototype_;
+};
+
+// Helpers shared with the matcher.
+bool IsWordChar(uint32_t code_point);
+// Code point ending just before byte `pos` of `text` (0 at the start).
+uint32_t CodePointBefore(std::string_view text, size_t pos);
+// Code point starting at byte `pos` (0 at the end).
+uint32_t CodePointAt(std::string_view text, size_t pos);
+// Glob over normalized strings: `*` any run, `?` one code point.
+bool GlobMatch(std::string_view glob, std::string_view text);
+
+}  // namespace autostage::rules
+
+#endif  // AUTOSTAGE_COMMON_RULES_RULE_SET_H_
