@@ -1,6 +1,7 @@
 // EventToJson / OpportunityToJson: a small writer for the fixed schema rather than protobuf's
 // JSON printer, because proto3 JSON prints int64 as strings and omits empty required strings,
 // and the canonical form (which DecodeEvent reads back) has integers as numbers.
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -16,7 +17,7 @@ namespace autostage::event {
 namespace {
 
 void AppendEscaped(std::string_view text, std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
+  constexpr std::string_view kHex = "0123456789abcdef";
   for (const char c : text) {
     const auto byte = static_cast<unsigned char>(c);
     switch (c) {
@@ -86,14 +87,16 @@ class JsonWriter {
   }
   void Double(double value) {
     Separate();
-    char buffer[32];
-    auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+    std::array<char, 32> storage;
+    char* const buffer = storage.data();
+    char* const end = buffer + storage.size();
+    auto result = std::to_chars(buffer, end, value);
     // Shortest form may be a long integer ("1835451035334115300000"); simdjson reads integers
     // beyond 64 bits as an error, so write those in scientific notation.
     if (std::string_view(buffer, static_cast<size_t>(result.ptr - buffer)).find_first_of(".e") ==
             std::string_view::npos &&
         result.ptr - buffer > 15) {
-      result = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
+      result = std::to_chars(buffer, end, value, std::chars_format::scientific);
     }
     out_->append(buffer, result.ptr);
   }

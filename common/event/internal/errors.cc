@@ -1,5 +1,6 @@
 #include "common/event/internal/errors.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/cord.h"
@@ -14,8 +15,9 @@ std::string Path::ToString() const {
     if (p->index >= 0 || !p->name.empty()) segments.push_back(p);
   }
   std::string out;
-  for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
-    const Path& segment = **it;
+  std::reverse(segments.begin(), segments.end());
+  for (const Path* segment_ptr : segments) {
+    const Path& segment = *segment_ptr;
     if (segment.index >= 0) {
       absl::StrAppend(&out, "[", segment.index, "]");
     } else {

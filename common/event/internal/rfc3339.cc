@@ -1,5 +1,6 @@
 #include "common/event/internal/rfc3339.h"
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 
@@ -32,9 +33,9 @@ void CivilFromDays(int64_t z, int64_t* y, int64_t* m, int64_t* d) {
 }
 
 int DaysInMonth(int64_t year, int64_t month) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  return month == 2 && leap ? 29 : kDays[month - 1];
+  return month == 2 && leap ? 29 : kDays[static_cast<size_t>(month - 1)];
 }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -128,20 +129,21 @@ void AppendRfc3339(const google::protobuf::Timestamp& ts, std::string* out) {
   }
   int64_t year, month, day;
   CivilFromDays(days, &year, &month, &day);
-  char buffer[48];
+  std::array<char, 48> storage;
+  char* const buffer = storage.data();
   int n =
-      std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d", static_cast<int>(year),
+      std::snprintf(buffer, storage.size(), "%04d-%02d-%02dT%02d:%02d:%02d", static_cast<int>(year),
                     static_cast<int>(month), static_cast<int>(day), static_cast<int>(rest / 3600),
                     static_cast<int>(rest / 60 % 60), static_cast<int>(rest % 60));
   out->append(buffer, static_cast<size_t>(n));
   const int32_t nanos = ts.nanos();
   if (nanos != 0) {
     if (nanos % 1000000 == 0) {
-      n = std::snprintf(buffer, sizeof buffer, ".%03d", nanos / 1000000);
+      n = std::snprintf(buffer, storage.size(), ".%03d", nanos / 1000000);
     } else if (nanos % 1000 == 0) {
-      n = std::snprintf(buffer, sizeof buffer, ".%06d", nanos / 1000);
+      n = std::snprintf(buffer, storage.size(), ".%06d", nanos / 1000);
     } else {
-      n = std::snprintf(buffer, sizeof buffer, ".%09d", nanos);
+      n = std::snprintf(buffer, storage.size(), ".%09d", nanos);
     }
     out->append(buffer, static_cast<size_t>(n));
   }

@@ -70,8 +70,8 @@ absl::Status CheckMessage(std::string_view bytes, size_t begin, size_t end,
             absl::StrCat("invalid UTF-8 at byte ", at, " (message byte ", start + at, ")"));
       }
     } else {
-      const absl::Status nested = CheckMessage(bytes, start, start + length, *field->message_type(),
-                                               field_path, depth + 1, has_unknown_fields);
+      absl::Status nested = CheckMessage(bytes, start, start + length, *field->message_type(),
+                                         field_path, depth + 1, has_unknown_fields);
       if (!nested.ok()) return nested;
     }
     if (!input.Skip(static_cast<int>(length))) return Malformed(path);
