@@ -171,6 +171,9 @@ absl::Status Matcher::Evaluate(const CompiledPipeline& pipeline, const SegmentCo
     return absl::OkStatus();
   }
   const std::vector<Pattern>& patterns = pipeline.patterns();
+  sentences_.clear();
+  clauses_.clear();
+  findings_.clear();
   candidates_.clear();
   for (size_t i = 0; i < hits.size(); ++i) {
     if (i > 0 && hits[i].pattern == hits[i - 1].pattern) continue;
@@ -199,9 +202,17 @@ absl::Status Matcher::Evaluate(const CompiledPipeline& pipeline, const SegmentCo
       const text::ByteRange range{anchor.start, anchor.end};
       std::vector<std::string> terms{patterns[anchor.pattern].display};
       std::string outcome;
+      // Cheap rejections first: a required term absent from the whole segment, or no near term
+      // within reach in bytes (a code point is at most 4 bytes), needs no sentence.
+      if (!AllGroupsPresent(hits, rule.all_groups) || !NearPossible(hits, rule, anchor)) {
+        if (trace != nullptr) {
+          trace->push_back({r, range, "conditions: required term absent", {}, false});
+        }
+        continue;
+      }
       text::ByteRange sentence{0, normalized.size()};
       if (!rule.all_groups.empty() || !rule.near.empty()) {
-        sentence = guards_->SentenceAt(normalized, anchor.start, anchor.end);
+        sentence = SentenceAt(normalized, anchor);
       }
       for (const auto& group : rule.all_groups) {
         const Hit* h = HitInside(hits, group, sentence);
@@ -236,7 +247,7 @@ absl::Status Matcher::Evaluate(const CompiledPipeline& pipeline, const SegmentCo
         }
       }
       if (outcome.empty() && !rule.none.empty()) {
-        const text::ByteRange clause = guards_->ClauseAt(normalized, anchor.start, anchor.end);
+        const text::ByteRange clause = ClauseAt(normalized, anchor);
         if (const Hit* h = HitInside(hits, rule.none, clause)) {
           outcome = absl::StrCat("none: ", patterns[h->pattern].display, " in the clause");
         }
@@ -244,7 +255,7 @@ absl::Status Matcher::Evaluate(const CompiledPipeline& pipeline, const SegmentCo
       text::GuardFindings findings;
       bool guards_ran = false;
       if (outcome.empty() && rule.any_guard_blocks) {
-        findings = guards_->Analyze(normalized, anchor.start, anchor.end);
+        findings = AnalyzeAt(normalized, anchor);
         guards_ran = true;
         const Guards& g = rule.rule->guards;
         if (findings.negated && g.negation == GuardMode::kBlock) {
@@ -266,6 +277,62 @@ absl::Status Matcher::Evaluate(const CompiledPipeline& pipeline, const SegmentCo
     }
   }
   return absl::OkStatus();
+}
+
+bool Matcher::AllGroupsPresent(const std::vector<Hit>& hits,
+                               const std::vector<std::vector<uint32_t>>& groups) const {
+  for (const auto& group : groups) {
+    bool present = false;
+    for (uint32_t p : group) {
+      auto [lo, hi] = HitsOf(hits, p);
+      if (lo != hi) {
+        present = true;
+        break;
+      }
+    }
+    if (!present) return false;
+  }
+  return true;
+}
+
+bool Matcher::NearPossible(const std::vector<Hit>& hits, const CompiledRule& rule,
+                           const Hit& anchor) const {
+  if (rule.near.empty()) return true;
+  const size_t reach = 4 * static_cast<size_t>(rule.rule->near ? rule.rule->near->within : 0);
+  for (uint32_t p : rule.near) {
+    auto [lo, hi] = HitsOf(hits, p);
+    for (auto it = lo; it != hi; ++it) {
+      if (it->end + reach >= anchor.start && it->start <= anchor.end + reach) return true;
+    }
+  }
+  return false;
+}
+
+// Sentences and clauses partition the text, so one found range serves every anchor inside it;
+// guard findings of one anchor range are shared by every rule anchored there. (The analyzer
+// itself bounds how far it looks around a match, so the cost per anchor is bounded.)
+text::ByteRange Matcher::SentenceAt(std::string_view text, const Hit& anchor) {
+  for (const text::ByteRange& r : sentences_) {
+    if (r.begin <= anchor.start && anchor.end <= r.end) return r;
+  }
+  sentences_.push_back(guards_->SentenceAt(text, anchor.start, anchor.end));
+  return sentences_.back();
+}
+
+text::ByteRange Matcher::ClauseAt(std::string_view text, const Hit& anchor) {
+  for (const text::ByteRange& r : clauses_) {
+    if (r.begin <= anchor.start && anchor.end <= r.end) return r;
+  }
+  clauses_.push_back(guards_->ClauseAt(text, anchor.start, anchor.end));
+  return clauses_.back();
+}
+
+text::GuardFindings Matcher::AnalyzeAt(std::string_view text, const Hit& anchor) {
+  for (const auto& [begin, end, findings] : findings_) {
+    if (begin == anchor.start && end == anchor.end) return findings;
+  }
+  findings_.push_back({anchor.start, anchor.end, guards_->Analyze(text, anchor.start, anchor.end)});
+  return std::get<2>(findings_.back());
 }
 
 void Matcher::EvaluateAttachment(const CompiledPipeline& pipeline, const SegmentContext& context,

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -84,12 +85,24 @@ class Matcher {
                           std::string_view normalized, const std::vector<Hit>& hits,
                           std::vector<Firing>* firings, std::vector<RuleTrace>* trace);
 
+  bool AllGroupsPresent(const std::vector<Hit>& hits,
+                        const std::vector<std::vector<uint32_t>>& groups) const;
+  bool NearPossible(const std::vector<Hit>& hits, const CompiledRule& rule,
+                    const Hit& anchor) const;
+  text::ByteRange SentenceAt(std::string_view text, const Hit& anchor);
+  text::ByteRange ClauseAt(std::string_view text, const Hit& anchor);
+  text::GuardFindings AnalyzeAt(std::string_view text, const Hit& anchor);
+
   std::shared_ptr<const RuleSet> rules_;
   HsScratch scratch_;
   std::unique_ptr<text::GuardAnalyzer> guards_;
   std::vector<Hit> raw_hits_;  // reused between calls
   std::vector<Hit> own_hits_;
   std::vector<uint32_t> candidates_;
+  // Per-segment caches (cleared by Evaluate).
+  std::vector<text::ByteRange> sentences_;
+  std::vector<text::ByteRange> clauses_;
+  std::vector<std::tuple<uint32_t, uint32_t, text::GuardFindings>> findings_;
 };
 
 }  // namespace autostage::rules
