@@ -13,7 +13,7 @@
 
 #define RETURN_IF_ERROR(expr)                              \
   do {                                                     \
-    const ::absl::Status autostage_status_ = (expr);       \
+    ::absl::Status autostage_status_ = (expr);             \
     if (!autostage_status_.ok()) return autostage_status_; \
   } while (0)
 
