@@ -734,31 +734,15 @@ bool IsSignoffLine(std::string_view trimmed) {
 }
 
 bool IsDisclaimerParagraph(std::string_view p, bool after_separator) {
-  static constexpr std::string_view kOpeners[] = {"this e-mail",
-                                                  "this email",
-                                                  "this message",
-                                                  "this communication",
-                                                  "the information contained",
-                                                  "the information in this",
-                                                  "confidentiality",
-                                                  "confidential",
-                                                  "disclaimer",
-                                                  "important notice",
-                                                  "legal notice",
-                                                  "privileged",
-                                                  "本邮件",
-                                                  "此邮件",
-                                                  "本电子邮件",
-                                                  "本郵件",
-                                                  "该邮件",
-                                                  "本信息",
-                                                  "免责声明",
-                                                  "保密声明",
-                                                  "保密提示",
-                                                  "重要提示",
-                                                  "声明",
-                                                  "注意：本",
-                                                  "本函"};
+  static constexpr std::string_view kOpeners[] = {
+      "this e-mail", "this email", "this message", "this communication",
+      "the information contained", "the information in this", "confidentiality", "confidential",
+      "disclaimer", "important notice", "legal notice", "privileged", "本邮件", "此邮件",
+      "本电子邮件", "本郵件", "该邮件", "本信息", "免责声明", "保密声明", "保密提示", "重要提示",
+      "声明", "注意：本", "本函",
+      // Traditional forms (HK/TW mail clients):
+      // extraction runs before normalization.
+      "本電郵", "本電子郵件", "此郵件", "該郵件", "免責聲明", "保密聲明"};
   static constexpr std::string_view kCues[] = {"confidential",
                                                "privileged",
                                                "intended recipient",
@@ -795,7 +779,15 @@ bool IsDisclaimerParagraph(std::string_view p, bool after_separator) {
                                                "禁止任何",
                                                "未经授权",
                                                "不得使用",
-                                               "不得复制"};
+                                               "不得复制",
+                                               "僅供",
+                                               "僅限於",
+                                               "不構成",
+                                               "法律承諾",
+                                               "刪除本郵件",
+                                               "禁止任何",
+                                               "未經授權",
+                                               "誤收"};
   std::string_view head = SkipOpeningBrackets(p);
   bool opener = false;
   for (std::string_view o : kOpeners) {

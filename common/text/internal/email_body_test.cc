@@ -216,6 +216,15 @@ TEST(EmailBodyTest, ChineseDisclaimer) {
   EXPECT_EQ(r.formats, "disclaimer");
 }
 
+TEST(EmailBodyTest, TraditionalChineseDisclaimer) {
+  // Extraction runs before normalization, so Traditional footers need their own cues.
+  Result r = Split(
+      "合同我們看過了，價格可以接受。\n\n陳志明\n\n本電郵及其附件僅供指定收件人使用。"
+      "本電郵內容不構成任何要約、承諾、報價確認或合同。\n");
+  EXPECT_EQ(r.kept, "合同我們看過了，價格可以接受。\n\n陳志明");
+  EXPECT_EQ(r.formats, "disclaimer");
+}
+
 TEST(EmailBodyTest, EnglishDisclaimerAfterSignature) {
   Result r = Split(
       "Could you confirm the character set?\n\nThanks,\nTom\n\nTom Becker\nGeneral Counsel | "
