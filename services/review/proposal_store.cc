@@ -1,0 +1,652 @@
+#include "services/review/proposal_store.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "autostage/v1/stage_change.pb.h"
+#include "common/redis/key.h"
+#include "common/status/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace autostage::review {
+namespace {
+
+using redis::Key;
+using redis::Reply;
+
+// Global keys share the {review} tag.
+constexpr absl::string_view kGlobalTag = "review";
+constexpr int kMaxBatch = 1000;
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 500;
+// A listing examines at most this many index entries per call (filters may skip many); the
+// page token then resumes after the last one examined.
+constexpr int kMaxScanned = 5000;
+
+std::string LocatorKey() { return Key("locator", kGlobalTag); }
+std::string IndexPrefix() { return Key("pending", kGlobalTag) + ":"; }
+std::string OppPrefix(absl::string_view opp) {
+  return absl::StrCat(redis::kKeyPrefix, ":{", opp, "}:");
+}
+std::string OppKey(absl::string_view opp) { return Key("opportunity", opp); }
+std::string PendingKey(absl::string_view opp) { return Key("pending", opp); }
+std::string SeenKey(absl::string_view opp) { return Key("seen", opp); }
+std::string ProposalKey(absl::string_view opp, absl::string_view id) {
+  return Key("proposal", opp, id);
+}
+std::string EvidenceKey(absl::string_view opp, absl::string_view id) {
+  return Key("evidence", opp, id);
+}
+
+// Shared Lua helpers. `stages` is the pipeline's ordered stage list from ARGV.
+constexpr absl::string_view kLuaHelpers = R"lua(
+local function rank(stages, s)
+  for i, v in ipairs(stages) do if v == s then return i end end
+  return nil
+end
+local function read_stages(first)
+  local n = tonumber(ARGV[first])
+  local stages = {}
+  for i = 1, n do stages[i] = ARGV[first + i] end
+  return stages, first + n + 1
+end
+)lua";
+
+// KEYS: opportunity, pending, seen, locator.
+// ARGV: pid opp pipeline to_stage proposal_bytes confidence now_ms cap index_prefix opp_prefix
+//       sources n_stages stage... n_evidence (score bytes)...
+constexpr absl::string_view kSubmitLua = R"lua(
+local pid, opp, pipeline, to = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local now, cap, ip, op = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
+local stages, at = read_stages(12)
+local nev = tonumber(ARGV[at])
+local seen = redis.call('HGET', KEYS[3], pid)
+if seen then
+  local v = redis.call('HGET', op .. 'proposal:' .. seen, 'version')
+  return {'duplicate', seen, tonumber(v or '0'), ''}
+end
+local o = redis.call('HMGET', KEYS[1], 'pipeline', 'stage', 'status', 'owner_id', 'team_id')
+if not o[1] then return {'invalid', '', 0, 'unknown opportunity ' .. opp} end
+if o[1] ~= pipeline then
+  return {'invalid', '', 0, 'opportunity is in pipeline ' .. o[1] .. ', not ' .. pipeline}
+end
+local rt = rank(stages, to)
+if not rt then return {'invalid', '', 0, 'unknown stage ' .. to .. ' in pipeline ' .. pipeline} end
+if o[3] and o[3] ~= 'open' then return {'stale', '', 0, 'opportunity is ' .. o[3]} end
+local rc = rank(stages, o[2] or '')
+if not rc then
+  return {'invalid', '', 0, 'opportunity stage ' .. tostring(o[2]) .. ' is not in ' .. pipeline}
+end
+if rc >= rt then return {'stale', '', 0, 'opportunity is already at ' .. o[2]} end
+local function add_evidence(key)
+  for i = 0, nev - 1 do
+    redis.call('ZADD', key, ARGV[at + 1 + 2 * i], ARGV[at + 2 + 2 * i])
+  end
+  local c = redis.call('ZCARD', key)
+  if c > cap then redis.call('ZREMRANGEBYRANK', key, 0, c - cap - 1) end
+end
+local existing = redis.call('HGET', KEYS[2], to)
+if existing then
+  local pk = op .. 'proposal:' .. existing
+  add_evidence(op .. 'evidence:' .. existing)
+  local v = redis.call('HINCRBY', pk, 'version', 1)
+  redis.call('HINCRBY', pk, 'submissions', 1)
+  local f = redis.call('HMGET', pk, 'confidence', 'sources')
+  if tonumber(ARGV[6]) > tonumber(f[1] or '0') then redis.call('HSET', pk, 'confidence', ARGV[6]) end
+  local sources = f[2] or ''
+  for s in string.gmatch(ARGV[11], '[^,]+') do
+    if not string.find(',' .. sources .. ',', ',' .. s .. ',', 1, true) then
+      sources = (sources == '') and s or (sources .. ',' .. s)
+    end
+  end
+  redis.call('HSET', pk, 'sources', sources, 'updated_ms', now, 'from_stage', o[2])
+  redis.call('HSET', KEYS[3], pid, existing)
+  return {'merged', existing, v, ''}
+end
+local owner, team = o[4] or '', o[5] or ''
+local pk = op .. 'proposal:' .. pid
+redis.call('HSET', pk, 'proposal', ARGV[5], 'status', 'pending', 'version', 1,
+  'from_stage', o[2], 'to_stage', to, 'confidence', ARGV[6], 'created_ms', now,
+  'updated_ms', now, 'submissions', 1, 'sources', ARGV[11], 'idx_owner', owner,
+  'idx_team', team)
+add_evidence(op .. 'evidence:' .. pid)
+redis.call('HSET', KEYS[2], to, pid)
+redis.call('HSET', KEYS[3], pid, pid)
+redis.call('HSET', KEYS[4], pid, opp)
+redis.call('ZADD', ip .. 'all', now, pid)
+if owner ~= '' then redis.call('ZADD', ip .. 'owner:' .. owner, now, pid) end
+if team ~= '' then redis.call('ZADD', ip .. 'team:' .. team, now, pid) end
+return {'stored', pid, 1, ''}
+)lua";
+
+// KEYS: opportunity, pending, outbox, audit.
+// ARGV: decision pid opp version actor now_ms reason change_id change_bytes expected_owner
+//       expected_team peer index_prefix opp_prefix n_stages stage...
+// Returns {code, message}: OK | REPLAY | NOT_FOUND | ABORTED | FAILED_PRECONDITION.
+constexpr absl::string_view kDecideLua = R"lua(
+local decision, pid, opp, actor, now = ARGV[1], ARGV[2], ARGV[3], ARGV[5], ARGV[6]
+local ip, op = ARGV[13], ARGV[14]
+local stages = read_stages(15)
+local function unindex(id)
+  local pk = op .. 'proposal:' .. id
+  local f = redis.call('HMGET', pk, 'idx_owner', 'idx_team', 'to_stage')
+  redis.call('ZREM', ip .. 'all', id)
+  if f[1] and f[1] ~= '' then redis.call('ZREM', ip .. 'owner:' .. f[1], id) end
+  if f[2] and f[2] ~= '' then redis.call('ZREM', ip .. 'team:' .. f[2], id) end
+  if f[3] and redis.call('HGET', KEYS[2], f[3]) == id then redis.call('HDEL', KEYS[2], f[3]) end
+end
+local function audit(action, id, detail)
+  redis.call('XADD', KEYS[4], '*', 'action', action, 'principal', actor, 'proposal_id', id,
+    'opportunity_id', opp, 'detail', detail, 'at_ms', now, 'peer', ARGV[12])
+end
+local function supersede(id, why)
+  local pk = op .. 'proposal:' .. id
+  unindex(id)
+  redis.call('HSET', pk, 'status', 'superseded', 'reason', why, 'decided_at_ms', now)
+  redis.call('HINCRBY', pk, 'version', 1)
+  audit('superseded', id, why)
+end
+local pk = op .. 'proposal:' .. pid
+local p = redis.call('HMGET', pk, 'status', 'version', 'from_stage', 'to_stage', 'decided_by',
+  'reason')
+if not p[1] then return {'NOT_FOUND', 'no proposal ' .. pid} end
+local want = (decision == 'confirm') and 'confirmed' or 'rejected'
+if p[1] == want then return {'REPLAY', ''} end
+if p[1] == 'confirmed' or p[1] == 'rejected' then
+  return {'FAILED_PRECONDITION', 'This suggestion was already ' .. p[1] .. ' by ' ..
+    (p[5] or '?') .. '.'}
+end
+if p[1] == 'superseded' then
+  return {'FAILED_PRECONDITION', 'This suggestion no longer applies: ' .. (p[6] or '') .. '.'}
+end
+if p[1] ~= 'pending' then
+  return {'FAILED_PRECONDITION', 'This suggestion is ' .. p[1] .. ' and can no longer be decided.'}
+end
+if tonumber(p[2]) ~= tonumber(ARGV[4]) then
+  return {'ABORTED', 'The suggestion changed (new evidence) since you loaded it (version ' ..
+    p[2] .. ', you had ' .. ARGV[4] .. '): reload it and decide again.'}
+end
+local o = redis.call('HMGET', KEYS[1], 'stage', 'status', 'owner_id', 'team_id')
+if (o[3] or '') ~= ARGV[10] or (o[4] or '') ~= ARGV[11] then
+  return {'ABORTED', 'The opportunity changed owner or team meanwhile: reload and try again.'}
+end
+if decision == 'confirm' then
+  local closed = o[2] and o[2] ~= 'open'
+  if closed or o[1] ~= p[3] then
+    local why
+    if closed then
+      why = 'the opportunity is now ' .. o[2]
+    else
+      why = 'the opportunity is now at stage ' .. tostring(o[1]) .. ', not ' .. p[3] ..
+        ' as when this was suggested'
+    end
+    supersede(pid, why)
+    return {'FAILED_PRECONDITION', 'This suggestion no longer applies: ' .. why ..
+      '. It was withdrawn and nothing was changed.'}
+  end
+  redis.call('HSET', KEYS[1], 'stage', p[4])
+  unindex(pid)
+  redis.call('HSET', pk, 'status', 'confirmed', 'decided_by', actor, 'decided_at_ms', now,
+    'change_id', ARGV[8])
+  redis.call('HINCRBY', pk, 'version', 1)
+  local rt = rank(stages, p[4]) or 0
+  local others = redis.call('HGETALL', KEYS[2])
+  for i = 1, #others, 2 do
+    local ts, id = others[i], others[i + 1]
+    local r = rank(stages, ts)
+    if r == nil or r <= rt then
+      supersede(id, 'the opportunity was moved to ' .. p[4] .. ' when another suggestion was confirmed')
+    else
+      redis.call('HSET', op .. 'proposal:' .. id, 'from_stage', p[4])
+      redis.call('HINCRBY', op .. 'proposal:' .. id, 'version', 1)
+    end
+  end
+  redis.call('XADD', KEYS[3], '*', 'change_id', ARGV[8], 'opportunity_id', opp, 'proposal_id',
+    pid, 'change', ARGV[9])
+  audit('confirm', pid, p[3] .. ' -> ' .. p[4])
+else
+  unindex(pid)
+  redis.call('HSET', pk, 'status', 'rejected', 'decided_by', actor, 'decided_at_ms', now,
+    'reason', ARGV[7])
+  redis.call('HINCRBY', pk, 'version', 1)
+  audit('reject', pid, ARGV[7])
+end
+return {'OK', ''}
+)lua";
+
+// KEYS: opportunity, pending. ARGV: pipeline stage status owner team index_prefix opp_prefix.
+constexpr absl::string_view kPutOpportunityLua = R"lua(
+local old = redis.call('HMGET', KEYS[1], 'owner_id', 'team_id')
+redis.call('HSET', KEYS[1], 'pipeline', ARGV[1], 'stage', ARGV[2], 'status', ARGV[3],
+  'owner_id', ARGV[4], 'team_id', ARGV[5])
+local ip, op = ARGV[6], ARGV[7]
+if (old[1] or '') ~= ARGV[4] or (old[2] or '') ~= ARGV[5] then
+  local pend = redis.call('HGETALL', KEYS[2])
+  for i = 2, #pend, 2 do
+    local id = pend[i]
+    local pk = op .. 'proposal:' .. id
+    local f = redis.call('HMGET', pk, 'idx_owner', 'idx_team', 'created_ms')
+    if f[1] and f[1] ~= '' then redis.call('ZREM', ip .. 'owner:' .. f[1], id) end
+    if f[2] and f[2] ~= '' then redis.call('ZREM', ip .. 'team:' .. f[2], id) end
+    if ARGV[4] ~= '' then redis.call('ZADD', ip .. 'owner:' .. ARGV[4], f[3], id) end
+    if ARGV[5] ~= '' then redis.call('ZADD', ip .. 'team:' .. ARGV[5], f[3], id) end
+    redis.call('HSET', pk, 'idx_owner', ARGV[4], 'idx_team', ARGV[5])
+  end
+end
+return 1
+)lua";
+
+std::string WithHelpers(absl::string_view body) { return absl::StrCat(kLuaHelpers, body); }
+
+int64_t ToMillis(const google::protobuf::Timestamp& t) {
+  return t.seconds() * 1000 + t.nanos() / 1000000;
+}
+
+google::protobuf::Timestamp FromMillis(int64_t ms) {
+  return google::protobuf::util::TimeUtil::MillisecondsToTimestamp(ms);
+}
+
+int64_t ParseInt(const std::string& s) {
+  int64_t v = 0;
+  return absl::SimpleAtoi(s, &v) ? v : 0;
+}
+
+v1::ProposalStatus ParseStatus(const std::string& s) {
+  if (s == "pending") return v1::PROPOSAL_STATUS_PENDING;
+  if (s == "confirmed") return v1::PROPOSAL_STATUS_CONFIRMED;
+  if (s == "rejected") return v1::PROPOSAL_STATUS_REJECTED;
+  if (s == "superseded") return v1::PROPOSAL_STATUS_SUPERSEDED;
+  if (s == "expired") return v1::PROPOSAL_STATUS_EXPIRED;
+  return v1::PROPOSAL_STATUS_UNSPECIFIED;
+}
+
+absl::Status ValidateProposal(const v1::Proposal& p) {
+  if (p.proposal_id().empty()) return absl::InvalidArgumentError("proposal_id is required");
+  if (p.opportunity_id().empty()) return absl::InvalidArgumentError("opportunity_id is required");
+  if (p.pipeline().empty()) return absl::InvalidArgumentError("pipeline is required");
+  if (p.to_stage().empty()) return absl::InvalidArgumentError("to_stage is required");
+  if (p.evidence_size() == 0) return absl::InvalidArgumentError("evidence is required");
+  return absl::OkStatus();
+}
+
+// Keyset page token: "<order>:<score>:<proposal id>" of the last entry examined.
+struct Cursor {
+  int64_t score = 0;
+  std::string id;
+};
+
+std::string EncodeToken(v1::ListOrder order, const Cursor& c) {
+  return absl::StrCat(order == v1::LIST_ORDER_OLDEST_FIRST ? "o" : "n", ":", c.score, ":", c.id);
+}
+
+absl::StatusOr<Cursor> DecodeToken(v1::ListOrder order, const std::string& token) {
+  std::vector<std::string> parts = absl::StrSplit(token, absl::MaxSplits(':', 2));
+  Cursor c;
+  const std::string want = order == v1::LIST_ORDER_OLDEST_FIRST ? "o" : "n";
+  if (parts.size() != 3 || parts[0] != want || !absl::SimpleAtoi(parts[1], &c.score) ||
+      parts[2].empty()) {
+    return absl::InvalidArgumentError("invalid page_token (or the order changed)");
+  }
+  c.id = parts[2];
+  return c;
+}
+
+// True if (score, id) comes strictly after the cursor in the listing order. Redis orders
+// equal scores by member bytes, ascending (reversed for newest-first).
+bool After(bool newest, const Cursor& c, int64_t score, const std::string& id) {
+  if (score != c.score) return newest ? score < c.score : score > c.score;
+  return newest ? id < c.id : id > c.id;
+}
+
+}  // namespace
+
+ProposalStore::ProposalStore(redis::RedisPool& pool, Pipelines pipelines, const Clock& clock,
+                             StoreOptions options)
+    : pool_(pool),
+      pipelines_(std::move(pipelines)),
+      clock_(clock),
+      options_(options),
+      submit_script_(WithHelpers(kSubmitLua)),
+      decide_script_(WithHelpers(kDecideLua)),
+      put_opportunity_script_(std::string(kPutOpportunityLua)) {}
+
+std::string ProposalStore::OutboxKey() { return Key("outbox", kGlobalTag); }
+std::string ProposalStore::AuditKey() { return Key("audit", kGlobalTag); }
+
+absl::Status ProposalStore::PutOpportunity(const OpportunityState& s) {
+  if (s.opportunity_id.empty() || s.pipeline.empty() || s.stage.empty()) {
+    return absl::InvalidArgumentError("opportunity_id, pipeline and stage are required");
+  }
+  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
+  return put_opportunity_script_
+      .Run(*lease, {OppKey(s.opportunity_id), PendingKey(s.opportunity_id)},
+           {s.pipeline, s.stage, s.status, s.owner_id, s.team_id, IndexPrefix(),
+            OppPrefix(s.opportunity_id)})
+      .status();
+}
+
+absl::StatusOr<OpportunityState> ProposalStore::GetOpportunity(absl::string_view id) {
+  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
+  ASSIGN_OR_RETURN(Reply r, lease->Command("HMGET", OppKey(id), "pipeline", "stage", "status",
+                                           "owner_id", "team_id"));
+  if (r.size() != 5 || r[0].is_nil()) {
+    return absl::NotFoundError(absl::StrCat("unknown opportunity ", id));
+  }
+  OpportunityState s;
+  s.opportunity_id = std::string(id);
+  s.pipeline = r[0].str();
+  s.stage = r[1].str();
+  s.status = r[2].is_nil() ? "open" : r[2].str();
+  s.owner_id = r[3].str();
+  s.team_id = r[4].str();
+  return s;
+}
+
+absl::StatusOr<v1::SubmitProposalsResponse> ProposalStore::Submit(
+    const v1::SubmitProposalsRequest& request) {
+  if (request.proposals_size() > kMaxBatch) {
+    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxBatch, " proposals per call"));
+  }
+  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
+  v1::SubmitProposalsResponse response;
+  for (const v1::Proposal& p : request.proposals()) {
+    ASSIGN_OR_RETURN(v1::SubmitResult result, SubmitOne(*lease, p));
+    *response.add_results() = std::move(result);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::SubmitResult> ProposalStore::SubmitOne(redis::RedisClient& client,
+                                                          const v1::Proposal& p) {
+  v1::SubmitResult result;
+  result.set_proposal_id(p.proposal_id());
+  if (absl::Status valid = ValidateProposal(p); !valid.ok()) {
+    result.set_outcome(v1::SUBMIT_OUTCOME_INVALID);
+    result.set_message(std::string(valid.message()));
+    return result;
+  }
+  const std::vector<std::string>* stages = pipelines_.Find(p.pipeline());
+  if (stages == nullptr) {
+    result.set_outcome(v1::SUBMIT_OUTCOME_INVALID);
+    result.set_message(absl::StrCat("unknown pipeline ", p.pipeline()));
+    return result;
+  }
+  const int64_t now = NowMillis();
+  v1::Proposal head = p;
+  head.clear_evidence();
+  std::set<std::string> sources;
+  for (const v1::Evidence& e : p.evidence()) {
+    if (!e.source().empty()) sources.insert(e.source());
+  }
+  std::vector<std::string> args = {p.proposal_id(),
+                                   p.opportunity_id(),
+                                   p.pipeline(),
+                                   p.to_stage(),
+                                   head.SerializeAsString(),
+                                   absl::StrCat(p.confidence()),
+                                   absl::StrCat(now),
+                                   absl::StrCat(options_.evidence_cap),
+                                   IndexPrefix(),
+                                   OppPrefix(p.opportunity_id()),
+                                   absl::StrJoin(sources, ","),
+                                   absl::StrCat(stages->size())};
+  args.insert(args.end(), stages->begin(), stages->end());
+  args.push_back(absl::StrCat(p.evidence_size()));
+  for (const v1::Evidence& e : p.evidence()) {
+    args.push_back(absl::StrCat(e.has_occurred_at() ? ToMillis(e.occurred_at()) : now));
+    args.push_back(e.SerializeAsString());
+  }
+  const std::string& opp = p.opportunity_id();
+  ASSIGN_OR_RETURN(
+      Reply r,
+      submit_script_.Run(client, {OppKey(opp), PendingKey(opp), SeenKey(opp), LocatorKey()}, args));
+  if (r.size() != 4) return absl::InternalError("submit script: unexpected reply");
+  const std::string& outcome = r[0].str();
+  if (outcome == "stored") {
+    result.set_outcome(v1::SUBMIT_OUTCOME_STORED);
+  } else if (outcome == "merged") {
+    result.set_outcome(v1::SUBMIT_OUTCOME_MERGED);
+  } else if (outcome == "duplicate") {
+    result.set_outcome(v1::SUBMIT_OUTCOME_DUPLICATE);
+  } else if (outcome == "stale") {
+    result.set_outcome(v1::SUBMIT_OUTCOME_STALE);
+  } else {
+    result.set_outcome(v1::SUBMIT_OUTCOME_INVALID);
+  }
+  result.set_stored_as(r[1].str());
+  result.set_version(r[2].integer());
+  result.set_message(r[3].str());
+  return result;
+}
+
+absl::StatusOr<std::string> ProposalStore::OpportunityOf(absl::string_view proposal_id) {
+  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
+  ASSIGN_OR_RETURN(Reply r, lease->Command("HGET", LocatorKey(), proposal_id));
+  if (!r.is_string()) return absl::NotFoundError(absl::StrCat("no proposal ", proposal_id));
+  return r.str();
+}
+
+absl::StatusOr<v1::ReviewedProposal> ProposalStore::Get(absl::string_view proposal_id) {
+  ASSIGN_OR_RETURN(std::string opp, OpportunityOf(proposal_id));
+  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
+  return Load(*lease, opp, std::string(proposal_id));
+}
+
+absl::StatusOr<v1::ReviewedProposal> ProposalStore::Load(redis::RedisClient& client,
+                                                         const std::string& opp,
+                                                         const std::string& id) {
+  ASSIGN_OR_RETURN(std::vector<Reply> replies,
+                   client.Pipeline({{"HGETALL", ProposalKey(opp, id)},
+                                    {"ZREVRANGE", EvidenceKey(opp, id), "0", "-1"}}));
+  for (const Reply& r : replies) RETURN_IF_ERROR(r.ToStatus());
+  std::map<std::string, std::string> f;
+  const Reply& fields = replies[0];
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) f[fields[i].str()] = fields[i + 1].str();
+  if (f.empty()) return absl::NotFoundError(absl::StrCat("no proposal ", id));
+  v1::ReviewedProposal out;
+  v1::Proposal* p = out.mutable_proposal();
+  if (!p->ParseFromString(f["proposal"])) {
+    return absl::DataLossError(absl::StrCat("proposal ", id, " is corrupt"));
+  }
+  p->set_from_stage(f["from_stage"]);
+  double confidence = 0;
+  if (absl::SimpleAtod(f["confidence"], &confidence)) p->set_confidence(confidence);
+  for (const Reply& e : replies[1].elements()) {
+    if (!p->add_evidence()->ParseFromString(e.str())) {
+      return absl::DataLossError(absl::StrCat("evidence of proposal ", id, " is corrupt"));
+    }
+  }
+  out.set_status(ParseStatus(f["status"]));
+  out.set_version(ParseInt(f["version"]));
+  out.set_decided_by(f["decided_by"]);
+  if (!f["decided_at_ms"].empty()) {
+    *out.mutable_decided_at() = FromMillis(ParseInt(f["decided_at_ms"]));
+  }
+  out.set_reason(f["reason"]);
+  *out.mutable_updated_at() = FromMillis(ParseInt(f["updated_ms"]));
+  out.set_submissions(static_cast<int32_t>(ParseInt(f["submissions"])));
+  out.set_change_id(f["change_id"]);
+  return out;
+}
+
+absl::StatusOr<v1::ListPendingResponse> ProposalStore::ListPending(
+    const v1::ListPendingRequest& request, const ListScope& scope) {
+  const int page_size =
+      request.page_size() <= 0 ? kDefaultPageSize : std::min(request.page_size(), kMaxPageSize);
+  const bool newest = request.order() != v1::LIST_ORDER_OLDEST_FIRST;
+  std::optional<Cursor> cursor;
+  if (!request.page_token().empty()) {
+    ASSIGN_OR_RETURN(cursor, DecodeToken(request.order(), request.page_token()));
+  }
+  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
+  v1::ListPendingResponse response;
+
+  auto accept = [&](const std::string& opp, const std::string& id) -> absl::StatusOr<bool> {
+    absl::StatusOr<v1::ReviewedProposal> rp = Load(*lease, opp, id);
+    if (absl::IsNotFound(rp.status())) return false;
+    if (!rp.ok()) return rp.status();
+    if (rp->status() != v1::PROPOSAL_STATUS_PENDING) return false;
+    if (!request.to_stage().empty() && rp->proposal().to_stage() != request.to_stage()) {
+      return false;
+    }
+    if (!request.source().empty()) {
+      bool any = false;
+      for (const v1::Evidence& e : rp->proposal().evidence()) any |= e.source() == request.source();
+      if (!any) return false;
+    }
+    *response.add_proposals() = *std::move(rp);
+    return true;
+  };
+
+  if (!request.opportunity_id().empty()) {
+    // One opportunity holds at most one pending proposal per stage: read them all and order.
+    const std::string& opp = request.opportunity_id();
+    ASSIGN_OR_RETURN(Reply ids, lease->Command("HVALS", PendingKey(opp)));
+    std::vector<std::pair<int64_t, std::string>> entries;
+    for (const Reply& id : ids.elements()) {
+      ASSIGN_OR_RETURN(Reply created,
+                       lease->Command("HGET", ProposalKey(opp, id.str()), "created_ms"));
+      entries.emplace_back(ParseInt(created.str()), id.str());
+    }
+    std::sort(entries.begin(), entries.end());
+    if (newest) std::reverse(entries.begin(), entries.end());
+    std::optional<Cursor> last_examined;
+    for (const auto& [score, id] : entries) {
+      if (cursor && !After(newest, *cursor, score, id)) continue;
+      if (response.proposals_size() == page_size) {
+        // More remain: resume after the last entry examined.
+        response.set_next_page_token(EncodeToken(request.order(), *last_examined));
+        break;
+      }
+      last_examined = Cursor{score, id};
+      RETURN_IF_ERROR(accept(opp, id).status());
+    }
+    return response;
+  }
+
+  std::string index = IndexPrefix() + "all";
+  if (scope.kind == ListScope::Kind::kOwner) index = IndexPrefix() + "owner:" + scope.id;
+  if (scope.kind == ListScope::Kind::kTeam) index = IndexPrefix() + "team:" + scope.id;
+
+  const int batch = std::max(64, page_size * 2);
+  int scanned = 0;
+  int offset = 0;
+  const std::string start = cursor ? absl::StrCat(cursor->score) : (newest ? "+inf" : "-inf");
+  const std::string end = newest ? "-inf" : "+inf";
+  std::optional<Cursor> last_examined;
+  bool exhausted = false;
+  while (response.proposals_size() < page_size && scanned < kMaxScanned) {
+    ASSIGN_OR_RETURN(Reply r, lease->Command(newest ? "ZREVRANGEBYSCORE" : "ZRANGEBYSCORE", index,
+                                             start, end, "WITHSCORES", "LIMIT", offset, batch));
+    const size_t n = r.size() / 2;
+    offset += static_cast<int>(n);
+    for (size_t i = 0; i < n && response.proposals_size() < page_size; ++i) {
+      const std::string& id = r[2 * i].str();
+      double score_d = 0;
+      (void)absl::SimpleAtod(r[2 * i + 1].str(), &score_d);
+      const auto score = static_cast<int64_t>(score_d);
+      if (cursor && !After(newest, *cursor, score, id)) continue;
+      ++scanned;
+      last_examined = Cursor{score, id};
+      ASSIGN_OR_RETURN(Reply opp, lease->Command("HGET", LocatorKey(), id));
+      if (!opp.is_string()) continue;
+      RETURN_IF_ERROR(accept(opp.str(), id).status());
+    }
+    if (n < static_cast<size_t>(batch)) {
+      // Whole index read; done unless the page filled exactly at its end.
+      exhausted = true;
+      break;
+    }
+  }
+  // A token whenever the index may hold more after the last entry examined.
+  if (last_examined && !(exhausted && response.proposals_size() < page_size)) {
+    response.set_next_page_token(EncodeToken(request.order(), *last_examined));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::ReviewedProposal> ProposalStore::Decide(const DecisionRequest& request) {
+  ASSIGN_OR_RETURN(std::string opp, OpportunityOf(request.proposal_id));
+  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
+  ASSIGN_OR_RETURN(v1::ReviewedProposal current, Load(*lease, opp, request.proposal_id));
+  const std::vector<std::string>* stages = pipelines_.Find(current.proposal().pipeline());
+  if (stages == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("pipeline ", current.proposal().pipeline(), " is no longer configured"));
+  }
+  // The StageChange is built from what was just loaded; it can only be written if the script
+  // finds the same version, i.e. the same content.
+  if (current.status() == v1::PROPOSAL_STATUS_PENDING && current.version() != request.version) {
+    return absl::AbortedError(absl::StrCat(
+        "The suggestion changed (new evidence) since you loaded it (version ", current.version(),
+        ", you had ", request.version, "): reload it and decide again."));
+  }
+  const int64_t now = NowMillis();
+  const std::string change_id = absl::StrCat("sc-", request.proposal_id);
+  std::string change_bytes;
+  if (request.decision == Decision::kConfirm) {
+    v1::StageChange change;
+    const v1::Proposal& p = current.proposal();
+    change.set_change_id(change_id);
+    change.set_opportunity_id(p.opportunity_id());
+    change.set_pipeline(p.pipeline());
+    change.set_from_stage(p.from_stage());
+    change.set_to_stage(p.to_stage());
+    change.set_proposal_id(p.proposal_id());
+    change.set_confirmed_by(request.actor);
+    *change.mutable_confirmed_at() = FromMillis(now);
+    for (const v1::Evidence& e : p.evidence()) {
+      v1::StageChangeEvidence* out = change.add_evidence();
+      out->set_event_id(e.event_id());
+      out->set_source(e.source());
+      out->set_rule_id(e.rule_id());
+      out->set_snippet(e.snippet());
+    }
+    change_bytes = change.SerializeAsString();
+  }
+  std::vector<std::string> args = {request.decision == Decision::kConfirm ? "confirm" : "reject",
+                                   request.proposal_id,
+                                   opp,
+                                   absl::StrCat(request.version),
+                                   request.actor,
+                                   absl::StrCat(now),
+                                   request.reason,
+                                   change_id,
+                                   change_bytes,
+                                   request.expected.owner_id,
+                                   request.expected.team_id,
+                                   request.peer,
+                                   IndexPrefix(),
+                                   OppPrefix(opp),
+                                   absl::StrCat(stages->size())};
+  args.insert(args.end(), stages->begin(), stages->end());
+  ASSIGN_OR_RETURN(
+      Reply r,
+      decide_script_.Run(*lease, {OppKey(opp), PendingKey(opp), OutboxKey(), AuditKey()}, args));
+  if (r.size() != 2) return absl::InternalError("decide script: unexpected reply");
+  const std::string& code = r[0].str();
+  const std::string& message = r[1].str();
+  if (code == "OK" || code == "REPLAY") return Load(*lease, opp, request.proposal_id);
+  if (code == "NOT_FOUND") return absl::NotFoundError(message);
+  if (code == "ABORTED") return absl::AbortedError(message);
+  if (code == "FAILED_PRECONDITION") return absl::FailedPreconditionError(message);
+  return absl::InternalError(absl::StrCat("decide script: ", code, " ", message));
+}
+
+absl::Status ProposalStore::Audit(const AuditRecord& a) {
+  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
+  return lease
+      ->Command("XADD", AuditKey(), "*", "action", a.action, "principal", a.principal, "method",
+                a.method, "proposal_id", a.proposal_id, "opportunity_id", a.opportunity_id,
+                "detail", a.detail, "at_ms", NowMillis(), "peer", a.peer)
+      .status();
+}
+
+}  // namespace autostage::review

@@ -1,0 +1,150 @@
+// ProposalStore: review's state in Redis — opportunities (as ingest writes them), proposals,
+// pending indexes, the outbox and the audit stream. Transport-free and authorization-free: the
+// service checks who may call what, the store keeps the data consistent.
+//
+// Key layout (docs/api.md "Redis keys"; O = opportunity id, used as the hash tag):
+//   autostage:{O}:opportunity          HASH  pipeline stage status owner_id team_id
+//   autostage:{O}:pending              HASH  to_stage → pending proposal id (one per stage)
+//   autostage:{O}:seen                 HASH  submitted proposal id → id it is stored as
+//   autostage:{O}:proposal:<P>         HASH  proposal status version from_stage to_stage ...
+//   autostage:{O}:evidence:<P>         ZSET  serialized Evidence, scored by occurred_at (ms)
+//   autostage:{review}:locator         HASH  proposal id → O
+//   autostage:{review}:pending:all     ZSET  pending proposal ids by creation time (ms)
+//   autostage:{review}:pending:owner:<owner_id>, ...:pending:team:<team_id>   same, scoped
+//   autostage:{review}:outbox          STREAM change_id opportunity_id proposal_id change
+//   autostage:{review}:audit           STREAM action principal proposal_id opportunity_id ...
+// Every change is one Lua script, so the state is consistent after any crash. The {review}
+// keys make the scripts span two hash tags: a single Redis (or a one-shard deployment) only,
+// for now.
+//
+// Error codes: kUnavailable when Redis is unreachable (retry); kNotFound for an unknown
+// proposal; kAborted for a version or ownership mismatch (reload, decide again);
+// kFailedPrecondition when the decision cannot apply (decided differently, superseded);
+// kInvalidArgument for malformed requests.
+//
+// Thread safety: all methods are thread-safe (each call leases its own Redis connection).
+#ifndef AUTOSTAGE_SERVICES_REVIEW_PROPOSAL_STORE_H_
+#define AUTOSTAGE_SERVICES_REVIEW_PROPOSAL_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "autostage/v1/review.pb.h"
+#include "common/redis/redis_pool.h"
+#include "common/redis/script.h"
+#include "services/review/auth.h"
+#include "services/review/clock.h"
+#include "services/review/pipelines.h"
+
+namespace autostage::review {
+
+// The opportunity facts review needs; ingest writes them from crm.opportunities.
+struct OpportunityState {
+  std::string opportunity_id;
+  std::string pipeline;
+  std::string stage;
+  std::string status = "open";  // open | won | lost
+  std::string owner_id;
+  std::string team_id;
+};
+
+enum class Decision { kConfirm, kReject };
+
+struct DecisionRequest {
+  std::string proposal_id;
+  int64_t version = 0;
+  Decision decision = Decision::kConfirm;
+  std::string actor;   // principal id, recorded as decided_by / confirmed_by
+  std::string reason;  // reject only
+  std::string peer;    // where the call came from, for the audit stream
+  // The ownership the caller was authorized against; the script refuses (kAborted) if it
+  // changed in between, so an authorization is never applied to a moved opportunity.
+  Ownership expected;
+};
+
+// Which pending index a listing reads.
+struct ListScope {
+  enum class Kind { kAll, kOwner, kTeam };
+  Kind kind = Kind::kAll;
+  std::string id;  // owner or team id
+};
+
+// One audit stream entry written outside a decision (denials, unauthenticated calls).
+struct AuditRecord {
+  std::string action;  // e.g. "denied", "unauthenticated"
+  std::string principal;
+  std::string method;
+  std::string proposal_id;
+  std::string opportunity_id;
+  std::string detail;
+  std::string peer;
+};
+
+struct StoreOptions {
+  // Evidence kept per pending proposal (newest by occurred_at).
+  int evidence_cap = 20;
+  // How long a call waits for a free Redis connection.
+  absl::Duration pool_wait = absl::Seconds(2);
+};
+
+class ProposalStore {
+ public:
+  // `pool` and `clock` are borrowed and must outlive the store.
+  ProposalStore(redis::RedisPool& pool, Pipelines pipelines, const Clock& clock,
+                StoreOptions options = {});
+
+  // Writes the opportunity state (ingest's job; tests use it too). When owner or team change,
+  // the opportunity's pending proposals move to the new owner/team indexes in the same script.
+  absl::Status PutOpportunity(const OpportunityState& state);
+  // NotFound if review has no state for it.
+  absl::StatusOr<OpportunityState> GetOpportunity(absl::string_view opportunity_id);
+
+  // One result per proposal, in order. A malformed proposal gets SUBMIT_OUTCOME_INVALID; the
+  // call fails only when Redis does (then some proposals may be stored: retry the batch, it
+  // is idempotent).
+  absl::StatusOr<v1::SubmitProposalsResponse> Submit(const v1::SubmitProposalsRequest& request);
+
+  // The opportunity a stored proposal belongs to; NotFound otherwise.
+  absl::StatusOr<std::string> OpportunityOf(absl::string_view proposal_id);
+  absl::StatusOr<v1::ReviewedProposal> Get(absl::string_view proposal_id);
+
+  // Pending proposals in `scope`, filtered and paged as the request says. When
+  // request.opportunity_id is set the scope is not consulted (the caller authorized it).
+  absl::StatusOr<v1::ListPendingResponse> ListPending(const v1::ListPendingRequest& request,
+                                                      const ListScope& scope);
+
+  // Confirm or reject, atomically (see the header comment for codes). Returns the decided
+  // proposal; replaying the same decision returns it again without new outbox entries.
+  absl::StatusOr<v1::ReviewedProposal> Decide(const DecisionRequest& request);
+
+  absl::Status Audit(const AuditRecord& record);
+
+  // Key names, for tests and the outbox publisher.
+  static std::string OutboxKey();
+  static std::string AuditKey();
+
+ private:
+  absl::StatusOr<v1::SubmitResult> SubmitOne(redis::RedisClient& client,
+                                             const v1::Proposal& proposal);
+  absl::StatusOr<v1::ReviewedProposal> Load(redis::RedisClient& client,
+                                            const std::string& opportunity_id,
+                                            const std::string& proposal_id);
+  int64_t NowMillis() const { return absl::ToUnixMillis(clock_.Now()); }
+
+  redis::RedisPool& pool_;
+  const Pipelines pipelines_;
+  const Clock& clock_;
+  const StoreOptions options_;
+  const redis::Script submit_script_;
+  const redis::Script decide_script_;
+  const redis::Script put_opportunity_script_;
+};
+
+}  // namespace autostage::review
+
+#endif  // AUTOSTAGE_SERVICES_REVIEW_PROPOSAL_STORE_H_

@@ -1,0 +1,134 @@
+#include "services/review/review_core.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status/status_macros.h"
+
+namespace autostage::review {
+
+absl::StatusOr<Principal> ReviewCore::Authenticate(const CallInfo& call) {
+  absl::StatusOr<Principal> p = tokens_.Authenticate(call.authorization);
+  if (!p.ok()) {
+    // The audit write is best effort: a refused call stays refused if Redis is down.
+    (void)store_.Audit({.action = "unauthenticated",
+                        .method = call.method,
+                        .detail = std::string(p.status().message()),
+                        .peer = call.peer});
+  }
+  return p;
+}
+
+absl::Status ReviewCore::Deny(const CallInfo& call, const Principal& p,
+                              absl::string_view proposal_id, absl::string_view opportunity_id,
+                              absl::string_view why) {
+  (void)store_.Audit({.action = "denied",
+                      .principal = p.id,
+                      .method = call.method,
+                      .proposal_id = std::string(proposal_id),
+                      .opportunity_id = std::string(opportunity_id),
+                      .detail = std::string(why),
+                      .peer = call.peer});
+  return absl::PermissionDeniedError(why);
+}
+
+absl::StatusOr<Ownership> ReviewCore::Authorize(const CallInfo& call, const Principal& p,
+                                                const std::string& proposal_id, bool decide) {
+  if (decide && p.kind != PrincipalKind::kHuman) {
+    return Deny(call, p, proposal_id, "", "only a person can confirm or reject a suggestion");
+  }
+  if (!MayList(p)) return Deny(call, p, proposal_id, "", "ingest may only submit proposals");
+  ASSIGN_OR_RETURN(std::string opp, store_.OpportunityOf(proposal_id));
+  Ownership o;
+  absl::StatusOr<OpportunityState> state = store_.GetOpportunity(opp);
+  if (state.ok()) {
+    o = {state->owner_id, state->team_id};
+  } else if (!absl::IsNotFound(state.status())) {
+    return state.status();
+  }
+  if (!(decide ? MayDecide(p, o) : MayView(p, o))) {
+    return Deny(call, p, proposal_id, opp,
+                p.role == Role::kManager ? "this opportunity belongs to another team"
+                                         : "this opportunity belongs to another rep");
+  }
+  return o;
+}
+
+absl::StatusOr<v1::SubmitProposalsResponse> ReviewCore::SubmitProposals(
+    const CallInfo& call, const v1::SubmitProposalsRequest& request) {
+  ASSIGN_OR_RETURN(Principal p, Authenticate(call));
+  if (!MaySubmit(p)) return Deny(call, p, "", "", "only the ingest service submits proposals");
+  return store_.Submit(request);
+}
+
+absl::StatusOr<v1::ListPendingResponse> ReviewCore::ListPending(
+    const CallInfo& call, const v1::ListPendingRequest& request) {
+  ASSIGN_OR_RETURN(Principal p, Authenticate(call));
+  if (!MayList(p)) return Deny(call, p, "", "", "ingest may only submit proposals");
+  ListScope scope;
+  switch (p.role) {
+    case Role::kRep:
+      scope = {ListScope::Kind::kOwner, p.id};
+      break;
+    case Role::kManager:
+      scope = {ListScope::Kind::kTeam, p.team};
+      break;
+    default:
+      scope = {ListScope::Kind::kAll, ""};
+      break;
+  }
+  if (!request.opportunity_id().empty()) {
+    absl::StatusOr<OpportunityState> state = store_.GetOpportunity(request.opportunity_id());
+    if (absl::IsNotFound(state.status())) return v1::ListPendingResponse();
+    RETURN_IF_ERROR(state.status());
+    if (!MayView(p, {state->owner_id, state->team_id})) {
+      return Deny(call, p, "", request.opportunity_id(), "this opportunity is not yours to review");
+    }
+  }
+  return store_.ListPending(request, scope);
+}
+
+absl::StatusOr<v1::ReviewedProposal> ReviewCore::GetProposal(
+    const CallInfo& call, const v1::GetProposalRequest& request) {
+  ASSIGN_OR_RETURN(Principal p, Authenticate(call));
+  if (request.proposal_id().empty()) return absl::InvalidArgumentError("proposal_id is required");
+  RETURN_IF_ERROR(Authorize(call, p, request.proposal_id(), /*decide=*/false).status());
+  return store_.Get(request.proposal_id());
+}
+
+absl::StatusOr<v1::ReviewedProposal> ReviewCore::Decide(const CallInfo& call,
+                                                        DecisionRequest request) {
+  ASSIGN_OR_RETURN(Principal p, Authenticate(call));
+  if (request.proposal_id.empty()) return absl::InvalidArgumentError("proposal_id is required");
+  if (request.decision == Decision::kReject && request.reason.empty()) {
+    return absl::InvalidArgumentError("a reason is required to reject a suggestion");
+  }
+  ASSIGN_OR_RETURN(request.expected, Authorize(call, p, request.proposal_id, /*decide=*/true));
+  request.actor = p.id;
+  request.peer = call.peer;
+  return store_.Decide(request);
+}
+
+absl::StatusOr<v1::ReviewedProposal> ReviewCore::ConfirmProposal(
+    const CallInfo& call, const v1::ConfirmProposalRequest& request) {
+  return Decide(call, {.proposal_id = request.proposal_id(),
+                       .version = request.version(),
+                       .decision = Decision::kConfirm});
+}
+
+absl::StatusOr<v1::ReviewedProposal> ReviewCore::RejectProposal(
+    const CallInfo& call, const v1::RejectProposalRequest& request) {
+  return Decide(call, {.proposal_id = request.proposal_id(),
+                       .version = request.version(),
+                       .decision = Decision::kReject,
+                       .reason = request.reason()});
+}
+
+absl::Status ReviewCore::WatchProposals(const CallInfo& call,
+                                        const v1::WatchProposalsRequest& /*request*/) {
+  ASSIGN_OR_RETURN(Principal p, Authenticate(call));
+  if (!MayList(p)) return Deny(call, p, "", "", "ingest may only submit proposals");
+  return absl::UnimplementedError("WatchProposals is not implemented yet; poll ListPending");
+}
+
+}  // namespace autostage::review
