@@ -1,5 +1,6 @@
 #include "common/rules/engine.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "common/text/extract.h"
@@ -8,6 +9,32 @@ namespace autostage::rules {
 namespace {
 
 bool IsContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+SegmentContext EventContext(const v1::Event& event) {
+  SegmentContext context;
+  context.source = event.source();
+  context.direction = event.direction();
+  if (event.source() == "call") {
+    context.call_duration_s = event.call().duration_s();
+    context.call_answered = event.call().disposition() == "answered";
+  }
+  return context;
+}
+
+// `firing` of `segment`, whose normalized form is `normalized`, with its evidence.
+FiredRule ToFiredRule(const text::Segment& segment, const text::NormalizedText& normalized,
+                      Firing& firing) {
+  const size_t seg_begin = normalized.to_input.ToSource(firing.anchor.begin);
+  const size_t seg_end = normalized.to_input.ToSource(firing.anchor.end);
+  FiredRule out;
+  out.rule = firing.rule;
+  out.matched_terms = std::move(firing.matched_terms);
+  out.field = segment.field;
+  out.snippet = Snippet(segment.text, seg_begin, seg_end);
+  out.start = static_cast<int64_t>(segment.to_field.ToSource(seg_begin));
+  out.end = static_cast<int64_t>(segment.to_field.ToSource(seg_end));
+  return out;
+}
 
 }  // namespace
 
@@ -54,13 +81,7 @@ absl::Status Engine::Match(const v1::Event& event, const CompiledPipeline& pipel
                            const text::Extraction& extraction, std::vector<FiredRule>* fired,
                            Trace* trace) {
   const text::Normalizer& normalizer = matcher_->rule_set().normalizer();
-  SegmentContext context;
-  context.source = event.source();
-  context.direction = event.direction();
-  if (event.source() == "call") {
-    context.call_duration_s = event.call().duration_s();
-    context.call_answered = event.call().disposition() == "answered";
-  }
+  SegmentContext context = EventContext(event);
   for (size_t i = 0; i < extraction.segments.size(); ++i) {
     const text::Segment& segment = extraction.segments[i];
     context.speaker = segment.speaker;
@@ -78,20 +99,85 @@ absl::Status Engine::Match(const v1::Event& event, const CompiledPipeline& pipel
         !s.ok()) {
       return s;
     }
-    for (Firing& f : firings_) {
-      const size_t seg_begin = normalized.to_input.ToSource(f.anchor.begin);
-      const size_t seg_end = normalized.to_input.ToSource(f.anchor.end);
-      FiredRule out;
-      out.rule = f.rule;
-      out.matched_terms = std::move(f.matched_terms);
-      out.field = segment.field;
-      out.snippet = Snippet(segment.text, seg_begin, seg_end);
-      out.start = static_cast<int64_t>(segment.to_field.ToSource(seg_begin));
-      out.end = static_cast<int64_t>(segment.to_field.ToSource(seg_end));
-      fired->push_back(std::move(out));
-    }
+    for (Firing& f : firings_) fired->push_back(ToFiredRule(segment, normalized, f));
   }
   return absl::OkStatus();
+}
+
+absl::Status Engine::MatchStaged(const v1::Event& event, const v1::Opportunity& opportunity,
+                                 const CompiledPipeline& pipeline,
+                                 const text::Extraction& extraction,
+                                 std::vector<FiredRule>* fired) {
+  segment_count_ = extraction.segments.size();
+  if (segments_.size() < segment_count_) segments_.resize(segment_count_);
+  const SegmentContext event_context = EventContext(event);
+  for (size_t i = 0; i < segment_count_; ++i) {
+    const text::Segment& segment = extraction.segments[i];
+    SegmentState& state = segments_[i];
+    state.prepared = false;
+    state.context = event_context;
+    state.context.speaker = segment.speaker;
+    state.context.kind = segment.kind;
+    state.stage_mask = pipeline.StageMask(
+        event_context.source, segment.speaker == text::Speaker::kRep, event_context.direction,
+        segment.kind == text::SegmentKind::kAttachmentName);
+  }
+  const Pipeline& p = pipeline.pipeline();
+  const int last = static_cast<int>(p.stages.size()) - 1;
+  const int current = p.StageIndex(opportunity.stage());
+  const int reachable = p.max_skip ? std::min(last, current + 1 + *p.max_skip) : last;
+  // Proposable stages, furthest first: the first that fires is the decision.
+  for (int stage = reachable; stage > current; --stage) {
+    auto any = EvaluateStage(pipeline, extraction, stage, /*first_only=*/false, fired);
+    if (!any.ok()) return any.status();
+    if (*any) return absl::OkStatus();
+  }
+  // Nothing to propose; one firing anywhere else names the reason.
+  for (int stage = last; stage > reachable; --stage) {
+    auto any = EvaluateStage(pipeline, extraction, stage, /*first_only=*/true, fired);
+    if (!any.ok()) return any.status();
+    if (*any) return absl::OkStatus();
+  }
+  for (int stage = current; stage >= 0; --stage) {
+    auto any = EvaluateStage(pipeline, extraction, stage, /*first_only=*/true, fired);
+    if (!any.ok()) return any.status();
+    if (*any) return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Engine::EvaluateStage(const CompiledPipeline& pipeline,
+                                           const text::Extraction& extraction, int stage,
+                                           bool first_only, std::vector<FiredRule>* fired) {
+  const uint64_t bit = StageBit(stage);
+  bool any = false;
+  for (size_t i = 0; i < segment_count_; ++i) {
+    SegmentState& state = segments_[i];
+    if ((state.stage_mask & bit) == 0) continue;
+    const text::Segment& segment = extraction.segments[i];
+    if (!state.prepared) {
+      state.normalized = matcher_->rule_set().normalizer().Normalize(segment.text);
+      if (absl::Status s = matcher_->Scan(pipeline, state.normalized.text, &state.hits); !s.ok()) {
+        return s;
+      }
+      matcher_->Candidates(pipeline, state.context, state.normalized.text, state.hits,
+                           &state.candidates);
+      state.cache.Clear();
+      state.prepared = true;
+    }
+    for (uint32_t r : state.candidates) {
+      if (pipeline.rules()[r].stage_index != stage) continue;
+      firings_.clear();
+      if (!matcher_->EvaluateRule(pipeline, state.context, state.normalized.text, state.hits, r,
+                                  &state.cache, &firings_)) {
+        continue;
+      }
+      fired->push_back(ToFiredRule(segment, state.normalized, firings_.front()));
+      any = true;
+      if (first_only) return true;
+    }
+  }
+  return any;
 }
 
 absl::StatusOr<Decision> Engine::Process(const v1::Event& event,
@@ -115,8 +201,14 @@ absl::StatusOr<Decision> Engine::Process(const v1::Event& event,
     return d;
   }
   std::vector<FiredRule> fired;
-  if (trace != nullptr) trace->pipeline = &pipeline;
-  if (absl::Status s = Match(event, pipeline, extraction, &fired, trace); !s.ok()) return s;
+  if (trace != nullptr) {
+    // Explain shows every rule: evaluate them all (same decision, see the top of engine.h).
+    trace->pipeline = &pipeline;
+    if (absl::Status s = Match(event, pipeline, extraction, &fired, trace); !s.ok()) return s;
+  } else if (absl::Status s = MatchStaged(event, opportunity, pipeline, extraction, &fired);
+             !s.ok()) {
+    return s;
+  }
   Decision decision = Decide(event, opportunity, pipeline, fired);
   if (trace != nullptr) {
     trace->extracted = true;

@@ -2,6 +2,15 @@
 //   resolve → precheck → extract (new content) → normalize each segment once → match (one
 //   Vectorscan scan per segment) → guards around anchors → judge.
 //
+// Only the furthest fired stage matters (judge.h), so Process() evaluates rules stage by
+// stage, furthest reachable stage first (after the current stage, within max_skip), and stops
+// after the first stage that fired: rules of lower stages, and their guards, never run. A
+// segment is normalized and scanned only when a rule of the stage being evaluated accepts its
+// speaker, source, direction and kind. Only when no reachable stage fired are the other
+// stages tried, and then only until one rule fires, to tell "max_skip" and
+// "backward_or_same" from "no_match". The decision is the one Decide() makes on every fired
+// rule (what Match() and a traced Process() compute).
+//
 // Thread safety: an Engine is NOT thread-safe (it owns a Matcher: scratch + guard analyzer).
 // Make one per worker thread over the shared std::shared_ptr<const RuleSet>.
 #ifndef AUTOSTAGE_COMMON_RULES_ENGINE_H_
@@ -55,9 +64,33 @@ class Engine {
   const RuleSet& rule_set() const { return matcher_->rule_set(); }
 
  private:
+  // One extracted segment during a staged evaluation; normalized, scanned and its candidate
+  // rules found on first use. Reused between events (capacity kept).
+  struct SegmentState {
+    bool prepared = false;
+    uint64_t stage_mask = 0;  // CompiledPipeline::StageMask of the segment
+    SegmentContext context;
+    text::NormalizedText normalized;
+    std::vector<Hit> hits;
+    std::vector<uint32_t> candidates;
+    SegmentCache cache;
+  };
+
   explicit Engine(std::unique_ptr<Matcher> matcher) : matcher_(std::move(matcher)) {}
+  // The staged evaluation described at the top; appends the deciding fired rules to `fired`.
+  absl::Status MatchStaged(const v1::Event& event, const v1::Opportunity& opportunity,
+                           const CompiledPipeline& pipeline, const text::Extraction& extraction,
+                           std::vector<FiredRule>* fired);
+  // Evaluates the rules of `stage` on every segment; with `first_only` stops at the first
+  // firing. Returns whether any rule fired.
+  absl::StatusOr<bool> EvaluateStage(const CompiledPipeline& pipeline,
+                                     const text::Extraction& extraction, int stage, bool first_only,
+                                     std::vector<FiredRule>* fired);
+
   std::unique_ptr<Matcher> matcher_;
   std::vector<Firing> firings_;
+  std::vector<SegmentState> segments_;  // [0, segment_count_) in use
+  size_t segment_count_ = 0;
 };
 
 // A window of about `context` code points of `text` on each side of [begin, end), cut on UTF-8

@@ -138,24 +138,28 @@ bool Matcher::PassesFilters(const CompiledRule& rule, const SegmentContext& cont
                          (context.source == "call" && rule.source_call) ||
                          (context.source == "chat" && rule.source_chat);
   if (!source_ok) {
-    *why = "filtered: source " + std::string(context.source);
+    if (why != nullptr) *why = "filtered: source " + std::string(context.source);
     return false;
   }
   const bool speaker_ok =
       context.speaker == text::Speaker::kCustomer ? rule.speaker_customer : rule.speaker_rep;
   if (!speaker_ok) {
-    *why = "filtered: speaker " + std::string(text::SpeakerName(context.speaker));
+    if (why != nullptr) {
+      *why = "filtered: speaker " + std::string(text::SpeakerName(context.speaker));
+    }
     return false;
   }
   const bool direction_ok = (context.direction == "inbound" && rule.direction_inbound) ||
                             (context.direction == "outbound" && rule.direction_outbound);
   if (!direction_ok) {
-    *why = "filtered: direction " + std::string(context.direction);
+    if (why != nullptr) *why = "filtered: direction " + std::string(context.direction);
     return false;
   }
   if (rule.rule->min_call_duration_s && context.source == "call" &&
       (!context.call_answered || context.call_duration_s < *rule.rule->min_call_duration_s)) {
-    *why = absl::StrCat("filtered: call shorter than ", *rule.rule->min_call_duration_s, " s");
+    if (why != nullptr) {
+      *why = absl::StrCat("filtered: call shorter than ", *rule.rule->min_call_duration_s, " s");
+    }
     return false;
   }
   return true;
@@ -170,10 +174,7 @@ absl::Status Matcher::Evaluate(const CompiledPipeline& pipeline, const SegmentCo
     EvaluateAttachment(pipeline, context, normalized, hits, firings, trace);
     return absl::OkStatus();
   }
-  const std::vector<Pattern>& patterns = pipeline.patterns();
-  sentences_.clear();
-  clauses_.clear();
-  findings_.clear();
+  cache_.Clear();
   candidates_.clear();
   for (size_t i = 0; i < hits.size(); ++i) {
     if (i > 0 && hits[i].pattern == hits[i - 1].pattern) continue;
@@ -182,101 +183,165 @@ absl::Status Matcher::Evaluate(const CompiledPipeline& pipeline, const SegmentCo
   }
   std::sort(candidates_.begin(), candidates_.end());
   candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());
-
-  std::vector<Hit> anchors;
+  std::string why;
   for (uint32_t r : candidates_) {
-    const CompiledRule& rule = pipeline.rules()[r];
-    std::string why;
-    if (!PassesFilters(rule, context, &why)) {
+    if (!PassesFilters(pipeline.rules()[r], context, trace != nullptr ? &why : nullptr)) {
       if (trace != nullptr) trace->push_back({r, {}, why, {}, false});
       continue;
     }
-    anchors.clear();
-    for (uint32_t p : rule.anchors) {
-      auto [lo, hi] = HitsOf(hits, p);
-      anchors.insert(anchors.end(), lo, hi);
-    }
-    std::sort(anchors.begin(), anchors.end(),
-              [](const Hit& a, const Hit& b) { return a.start < b.start; });
-    for (const Hit& anchor : anchors) {
-      const text::ByteRange range{anchor.start, anchor.end};
-      std::vector<std::string> terms{patterns[anchor.pattern].display};
-      std::string outcome;
-      // Cheap rejections first: a required term absent from the whole segment, or no near term
-      // within reach in bytes (a code point is at most 4 bytes), needs no sentence.
-      if (!AllGroupsPresent(hits, rule.all_groups) || !NearPossible(hits, rule, anchor)) {
-        if (trace != nullptr) {
-          trace->push_back({r, range, "conditions: required term absent", {}, false});
-        }
+    EvaluateRule(pipeline, context, normalized, hits, r, &cache_, firings, trace);
+  }
+  return absl::OkStatus();
+}
+
+void Matcher::Candidates(const CompiledPipeline& pipeline, const SegmentContext& context,
+                         std::string_view normalized, const std::vector<Hit>& hits,
+                         std::vector<uint32_t>* candidates) const {
+  candidates->clear();
+  if (context.kind == text::SegmentKind::kAttachmentName) {
+    for (uint32_t r : pipeline.attachment_rules()) {
+      const CompiledRule& rule = pipeline.rules()[r];
+      if (std::none_of(rule.attachment_globs.begin(), rule.attachment_globs.end(),
+                       [&](const std::string& g) { return GlobMatch(g, normalized); })) {
         continue;
       }
-      text::ByteRange sentence{0, normalized.size()};
-      if (!rule.all_groups.empty() || !rule.near.empty()) {
-        sentence = SentenceAt(normalized, anchor);
+      if (PassesFilters(rule, context, nullptr)) candidates->push_back(r);
+    }
+    return;
+  }
+  for (size_t i = 0; i < hits.size(); ++i) {
+    if (i > 0 && hits[i].pattern == hits[i - 1].pattern) continue;
+    const auto& rules = pipeline.RulesAnchoredBy(hits[i].pattern);
+    candidates->insert(candidates->end(), rules.begin(), rules.end());
+  }
+  std::sort(candidates->begin(), candidates->end());
+  candidates->erase(std::unique(candidates->begin(), candidates->end()), candidates->end());
+  candidates->erase(std::remove_if(candidates->begin(), candidates->end(),
+                                   [&](uint32_t r) {
+                                     return !PassesFilters(pipeline.rules()[r], context, nullptr);
+                                   }),
+                    candidates->end());
+}
+
+bool Matcher::EvaluateRule(const CompiledPipeline& pipeline, const SegmentContext& context,
+                           std::string_view normalized, const std::vector<Hit>& hits, uint32_t r,
+                           SegmentCache* cache, std::vector<Firing>* firings,
+                           std::vector<RuleTrace>* trace) {
+  if (context.kind == text::SegmentKind::kAttachmentName) {
+    return EvaluateAttachmentRule(pipeline, normalized, hits, r, firings, trace);
+  }
+  const std::vector<Pattern>& patterns = pipeline.patterns();
+  const CompiledRule& rule = pipeline.rules()[r];
+  anchors_.clear();
+  for (uint32_t p : rule.anchors) {
+    auto [lo, hi] = HitsOf(hits, p);
+    anchors_.insert(anchors_.end(), lo, hi);
+  }
+  std::sort(anchors_.begin(), anchors_.end(),
+            [](const Hit& a, const Hit& b) { return a.start < b.start; });
+  // Cheap rejections first: a required term absent from the whole segment, or no near term
+  // within reach in bytes (a code point is at most 4 bytes), needs no sentence.
+  const bool all_present = AllGroupsPresent(hits, rule.all_groups);
+  // Outcome texts are built only for a trace: the hot path allocates for firings only.
+  std::string outcome;
+  for (const Hit& anchor : anchors_) {
+    const text::ByteRange range{anchor.start, anchor.end};
+    if (!all_present || !NearPossible(hits, rule, anchor)) {
+      if (trace != nullptr) {
+        trace->push_back({r, range, "conditions: required term absent", {}, false});
       }
-      for (const auto& group : rule.all_groups) {
-        const Hit* h = HitInside(hits, group, sentence);
-        if (h == nullptr) {
+      continue;
+    }
+    term_ids_.clear();
+    term_ids_.push_back(anchor.pattern);
+    bool failed = false;
+    outcome.clear();
+    text::ByteRange sentence{0, normalized.size()};
+    if (!rule.all_groups.empty() || !rule.near.empty()) {
+      sentence = SentenceAt(normalized, anchor, cache);
+    }
+    for (const auto& group : rule.all_groups) {
+      const Hit* h = HitInside(hits, group, sentence);
+      if (h == nullptr) {
+        failed = true;
+        if (trace != nullptr) {
           outcome = absl::StrCat("all: no ", patterns[group.front()].display, " in the sentence");
-          break;
         }
-        terms.push_back(patterns[h->pattern].display);
+        break;
       }
-      if (outcome.empty() && !rule.near.empty()) {
-        const int within = rule.rule->near ? rule.rule->near->within : 0;
-        const Hit* found = nullptr;
-        for (uint32_t p : rule.near) {
-          auto [lo, hi] = HitsOf(hits, p);
-          for (auto it = lo; it != hi && found == nullptr; ++it) {
-            if (it->start < sentence.begin || it->end > sentence.end) continue;
-            size_t gap = 0;
-            if (it->end <= anchor.start) {
-              gap = CodePoints(normalized, it->end, anchor.start);
-            } else if (it->start >= anchor.end) {
-              gap = CodePoints(normalized, anchor.end, it->start);
-            }
-            if (gap <= static_cast<size_t>(within)) found = &*it;
+      term_ids_.push_back(h->pattern);
+    }
+    if (!failed && !rule.near.empty()) {
+      const int within = rule.rule->near ? rule.rule->near->within : 0;
+      const Hit* found = nullptr;
+      for (uint32_t p : rule.near) {
+        auto [lo, hi] = HitsOf(hits, p);
+        for (auto it = lo; it != hi && found == nullptr; ++it) {
+          if (it->start < sentence.begin || it->end > sentence.end) continue;
+          size_t gap = 0;
+          if (it->end <= anchor.start) {
+            gap = CodePoints(normalized, it->end, anchor.start);
+          } else if (it->start >= anchor.end) {
+            gap = CodePoints(normalized, anchor.end, it->start);
           }
-          if (found != nullptr) break;
+          if (gap <= static_cast<size_t>(within)) found = &*it;
         }
-        if (found == nullptr) {
+        if (found != nullptr) break;
+      }
+      if (found == nullptr) {
+        failed = true;
+        if (trace != nullptr) {
           outcome = absl::StrCat("near: no ", patterns[rule.near.front()].display, " within ",
                                  within, " characters");
-        } else {
-          terms.push_back(patterns[found->pattern].display);
         }
+      } else {
+        term_ids_.push_back(found->pattern);
       }
-      if (outcome.empty() && !rule.none.empty()) {
-        const text::ByteRange clause = ClauseAt(normalized, anchor);
-        if (const Hit* h = HitInside(hits, rule.none, clause)) {
+    }
+    if (!failed && !rule.none.empty()) {
+      const text::ByteRange clause = ClauseAt(normalized, anchor, cache);
+      if (const Hit* h = HitInside(hits, rule.none, clause)) {
+        failed = true;
+        if (trace != nullptr) {
           outcome = absl::StrCat("none: ", patterns[h->pattern].display, " in the clause");
         }
       }
-      text::GuardFindings findings;
-      bool guards_ran = false;
-      if (outcome.empty() && rule.any_guard_blocks) {
-        findings = AnalyzeAt(normalized, anchor);
-        guards_ran = true;
-        const Guards& g = rule.rule->guards;
-        if (findings.negated && g.negation == GuardMode::kBlock) {
-          outcome = absl::StrCat("guard: negation (", findings.negation_cue, ")");
-        } else if (findings.hypothetical && g.hypothetical == GuardMode::kBlock) {
-          outcome = absl::StrCat("guard: hypothetical (", findings.hypothetical_cue, ")");
-        } else if (findings.question && g.question == GuardMode::kBlock) {
-          outcome = absl::StrCat("guard: question (", findings.question_cue, ")");
+    }
+    const text::GuardFindings* findings = nullptr;
+    if (!failed && rule.any_guard_blocks) {
+      findings = &AnalyzeAt(normalized, anchor, cache);
+      const Guards& g = rule.rule->guards;
+      if (findings->negated && g.negation == GuardMode::kBlock) {
+        failed = true;
+        if (trace != nullptr) {
+          outcome = absl::StrCat("guard: negation (", findings->negation_cue, ")");
+        }
+      } else if (findings->hypothetical && g.hypothetical == GuardMode::kBlock) {
+        failed = true;
+        if (trace != nullptr) {
+          outcome = absl::StrCat("guard: hypothetical (", findings->hypothetical_cue, ")");
+        }
+      } else if (findings->question && g.question == GuardMode::kBlock) {
+        failed = true;
+        if (trace != nullptr) {
+          outcome = absl::StrCat("guard: question (", findings->question_cue, ")");
         }
       }
-      const bool fired = outcome.empty();
-      if (trace != nullptr) {
-        trace->push_back({r, range, fired ? "fired" : outcome, findings, guards_ran});
-      }
-      if (fired) {
-        firings->push_back({r, range, std::move(terms), std::move(findings)});
-        break;
-      }
+    }
+    if (trace != nullptr) {
+      trace->push_back({r, range, failed ? outcome : "fired",
+                        findings != nullptr ? *findings : text::GuardFindings{},
+                        findings != nullptr});
+    }
+    if (!failed) {
+      Firing firing{r, range, {}, findings != nullptr ? *findings : text::GuardFindings{}};
+      firing.matched_terms.reserve(term_ids_.size());
+      for (uint32_t p : term_ids_) firing.matched_terms.push_back(patterns[p].display);
+      firings->push_back(std::move(firing));
+      return true;
     }
   }
-  return absl::OkStatus();
+  return false;
 }
 
 bool Matcher::AllGroupsPresent(const std::vector<Hit>& hits,
@@ -308,58 +373,70 @@ bool Matcher::NearPossible(const std::vector<Hit>& hits, const CompiledRule& rul
   return false;
 }
 
-// Sentences and clauses partition the text, so one found range serves every anchor inside it;
-// guard findings of one anchor range are shared by every rule anchored there. (The analyzer
-// itself bounds how far it looks around a match, so the cost per anchor is bounded.)
-text::ByteRange Matcher::SentenceAt(std::string_view text, const Hit& anchor) {
-  for (const text::ByteRange& r : sentences_) {
+// The analyzer itself bounds how far it looks around a match, so the cost per anchor is bounded.
+text::ByteRange Matcher::SentenceAt(std::string_view text, const Hit& anchor, SegmentCache* cache) {
+  for (const text::ByteRange& r : cache->sentences) {
     if (r.begin <= anchor.start && anchor.end <= r.end) return r;
   }
-  sentences_.push_back(guards_->SentenceAt(text, anchor.start, anchor.end));
-  return sentences_.back();
+  cache->sentences.push_back(guards_->SentenceAt(text, anchor.start, anchor.end));
+  return cache->sentences.back();
 }
 
-text::ByteRange Matcher::ClauseAt(std::string_view text, const Hit& anchor) {
-  for (const text::ByteRange& r : clauses_) {
+text::ByteRange Matcher::ClauseAt(std::string_view text, const Hit& anchor, SegmentCache* cache) {
+  for (const text::ByteRange& r : cache->clauses) {
     if (r.begin <= anchor.start && anchor.end <= r.end) return r;
   }
-  clauses_.push_back(guards_->ClauseAt(text, anchor.start, anchor.end));
-  return clauses_.back();
+  cache->clauses.push_back(guards_->ClauseAt(text, anchor.start, anchor.end));
+  return cache->clauses.back();
 }
 
-text::GuardFindings Matcher::AnalyzeAt(std::string_view text, const Hit& anchor) {
-  for (const auto& [begin, end, findings] : findings_) {
+const text::GuardFindings& Matcher::AnalyzeAt(std::string_view text, const Hit& anchor,
+                                              SegmentCache* cache) {
+  for (const auto& [begin, end, findings] : cache->findings) {
     if (begin == anchor.start && end == anchor.end) return findings;
   }
-  findings_.push_back({anchor.start, anchor.end, guards_->Analyze(text, anchor.start, anchor.end)});
-  return std::get<2>(findings_.back());
+  cache->findings.emplace_back(anchor.start, anchor.end,
+                               guards_->Analyze(text, anchor.start, anchor.end));
+  return std::get<2>(cache->findings.back());
 }
 
 void Matcher::EvaluateAttachment(const CompiledPipeline& pipeline, const SegmentContext& context,
                                  std::string_view normalized, const std::vector<Hit>& hits,
                                  std::vector<Firing>* firings, std::vector<RuleTrace>* trace) {
+  std::string why;
   for (uint32_t r : pipeline.attachment_rules()) {
     const CompiledRule& rule = pipeline.rules()[r];
-    const auto glob = std::find_if(rule.attachment_globs.begin(), rule.attachment_globs.end(),
-                                   [&](const std::string& g) { return GlobMatch(g, normalized); });
-    if (glob == rule.attachment_globs.end()) continue;
-    const text::ByteRange range{0, normalized.size()};
-    std::string why;
-    if (!PassesFilters(rule, context, &why)) {
-      if (trace != nullptr) trace->push_back({r, range, why, {}, false});
+    if (std::none_of(rule.attachment_globs.begin(), rule.attachment_globs.end(),
+                     [&](const std::string& g) { return GlobMatch(g, normalized); })) {
       continue;
     }
-    if (const Hit* h = HitInside(hits, rule.none, range)) {
-      if (trace != nullptr) {
-        trace->push_back(
-            {r, range, absl::StrCat("none: ", pipeline.patterns()[h->pattern].display), {}, false});
-      }
+    if (!PassesFilters(rule, context, trace != nullptr ? &why : nullptr)) {
+      if (trace != nullptr) trace->push_back({r, {0, normalized.size()}, why, {}, false});
       continue;
     }
-    const size_t index = static_cast<size_t>(glob - rule.attachment_globs.begin());
-    if (trace != nullptr) trace->push_back({r, range, "fired", {}, false});
-    firings->push_back({r, range, {rule.rule->attachments[index]}, {}});
+    EvaluateAttachmentRule(pipeline, normalized, hits, r, firings, trace);
   }
+}
+
+bool Matcher::EvaluateAttachmentRule(const CompiledPipeline& pipeline, std::string_view normalized,
+                                     const std::vector<Hit>& hits, uint32_t r,
+                                     std::vector<Firing>* firings, std::vector<RuleTrace>* trace) {
+  const CompiledRule& rule = pipeline.rules()[r];
+  const auto glob = std::find_if(rule.attachment_globs.begin(), rule.attachment_globs.end(),
+                                 [&](const std::string& g) { return GlobMatch(g, normalized); });
+  if (glob == rule.attachment_globs.end()) return false;
+  const text::ByteRange range{0, normalized.size()};
+  if (const Hit* h = HitInside(hits, rule.none, range)) {
+    if (trace != nullptr) {
+      trace->push_back(
+          {r, range, absl::StrCat("none: ", pipeline.patterns()[h->pattern].display), {}, false});
+    }
+    return false;
+  }
+  const size_t index = static_cast<size_t>(glob - rule.attachment_globs.begin());
+  if (trace != nullptr) trace->push_back({r, range, "fired", {}, false});
+  firings->push_back({r, range, {rule.rule->attachments[index]}, {}});
+  return true;
 }
 
 }  // namespace autostage::rules

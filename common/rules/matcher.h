@@ -57,6 +57,22 @@ struct RuleTrace {
   bool guards_ran = false;
 };
 
+// Sentence / clause / guard results of one segment, shared by every rule evaluated on it
+// (sentences and clauses partition the text, so one found range serves every anchor inside
+// it; guard findings of one anchor range serve every rule anchored there). Clear() it when
+// the segment changes; keeping one per segment lets rules of one segment be evaluated in
+// several rounds (the engine's furthest-stage-first order) without recomputing.
+struct SegmentCache {
+  std::vector<text::ByteRange> sentences;
+  std::vector<text::ByteRange> clauses;
+  std::vector<std::tuple<uint32_t, uint32_t, text::GuardFindings>> findings;
+  void Clear() {
+    sentences.clear();
+    clauses.clear();
+    findings.clear();
+  }
+};
+
 class Matcher {
  public:
   // Clones the rule set's scratch prototype and the guard analyzer (one per thread).
@@ -76,11 +92,32 @@ class Matcher {
                         std::string_view normalized, std::vector<Firing>* firings,
                         std::vector<RuleTrace>* trace = nullptr, std::vector<Hit>* hits = nullptr);
 
+  // The two halves of Evaluate, for callers that evaluate a segment's rules selectively (the
+  // engine evaluates the furthest stage first and stops once a stage fired).
+  //
+  // Appends to `candidates` (cleared first), in rule order, the rules worth evaluating on a
+  // scanned segment: on a body or subject the rules anchored by `hits`, on an attachment name
+  // the rules with a glob matching it; in both cases only those passing the speaker, source,
+  // direction and call filters.
+  void Candidates(const CompiledPipeline& pipeline, const SegmentContext& context,
+                  std::string_view normalized, const std::vector<Hit>& hits,
+                  std::vector<uint32_t>* candidates) const;
+  // Evaluates candidate rule `rule` (filters already passed) on the segment: appends a Firing
+  // and returns true when it fires. `cache` belongs to this segment.
+  bool EvaluateRule(const CompiledPipeline& pipeline, const SegmentContext& context,
+                    std::string_view normalized, const std::vector<Hit>& hits, uint32_t rule,
+                    SegmentCache* cache, std::vector<Firing>* firings,
+                    std::vector<RuleTrace>* trace = nullptr);
+
  private:
   Matcher(std::shared_ptr<const RuleSet> rules, HsScratch scratch,
           std::unique_ptr<text::GuardAnalyzer> guards);
+  // `why` (optional) receives the reason of a rejection.
   bool PassesFilters(const CompiledRule& rule, const SegmentContext& context,
                      std::string* why) const;
+  bool EvaluateAttachmentRule(const CompiledPipeline& pipeline, std::string_view normalized,
+                              const std::vector<Hit>& hits, uint32_t rule,
+                              std::vector<Firing>* firings, std::vector<RuleTrace>* trace);
   void EvaluateAttachment(const CompiledPipeline& pipeline, const SegmentContext& context,
                           std::string_view normalized, const std::vector<Hit>& hits,
                           std::vector<Firing>* firings, std::vector<RuleTrace>* trace);
@@ -89,9 +126,10 @@ class Matcher {
                         const std::vector<std::vector<uint32_t>>& groups) const;
   bool NearPossible(const std::vector<Hit>& hits, const CompiledRule& rule,
                     const Hit& anchor) const;
-  text::ByteRange SentenceAt(std::string_view text, const Hit& anchor);
-  text::ByteRange ClauseAt(std::string_view text, const Hit& anchor);
-  text::GuardFindings AnalyzeAt(std::string_view text, const Hit& anchor);
+  text::ByteRange SentenceAt(std::string_view text, const Hit& anchor, SegmentCache* cache);
+  text::ByteRange ClauseAt(std::string_view text, const Hit& anchor, SegmentCache* cache);
+  const text::GuardFindings& AnalyzeAt(std::string_view text, const Hit& anchor,
+                                       SegmentCache* cache);
 
   std::shared_ptr<const RuleSet> rules_;
   HsScratch scratch_;
@@ -99,10 +137,9 @@ class Matcher {
   std::vector<Hit> raw_hits_;  // reused between calls
   std::vector<Hit> own_hits_;
   std::vector<uint32_t> candidates_;
-  // Per-segment caches (cleared by Evaluate).
-  std::vector<text::ByteRange> sentences_;
-  std::vector<text::ByteRange> clauses_;
-  std::vector<std::tuple<uint32_t, uint32_t, text::GuardFindings>> findings_;
+  std::vector<Hit> anchors_;        // EvaluateRule's anchors of one rule
+  std::vector<uint32_t> term_ids_;  // EvaluateRule's matched patterns of one anchor
+  SegmentCache cache_;              // Evaluate's (cleared per call)
 };
 
 }  // namespace autostage::rules

@@ -120,6 +120,14 @@ bool GlobMatch(std::string_view glob, std::string_view text) {
   return g == glob.size();
 }
 
+uint64_t CompiledPipeline::StageMask(std::string_view source, bool rep, std::string_view direction,
+                                     bool attachment) const {
+  const int so = source == "email" ? 0 : source == "call" ? 1 : source == "chat" ? 2 : -1;
+  const int di = direction == "inbound" ? 0 : direction == "outbound" ? 1 : -1;
+  if (so < 0 || di < 0) return 0;
+  return stage_masks_[so][rep ? 1 : 0][di][attachment ? 1 : 0];
+}
+
 class RuleSetBuilder {
  public:
   RuleSetBuilder(RuleSet* set) : set_(set) {}
@@ -143,6 +151,21 @@ class RuleSetBuilder {
           if (list.empty() || list.back() != r) list.push_back(r);
         }
         if (!rule.attachment_globs.empty()) compiled->attachment_rules_.push_back(r);
+        const bool sources[3] = {rule.source_email, rule.source_call, rule.source_chat};
+        const bool speakers[2] = {rule.speaker_customer, rule.speaker_rep};
+        const bool directions[2] = {rule.direction_inbound, rule.direction_outbound};
+        const bool kinds[2] = {!rule.anchors.empty(), !rule.attachment_globs.empty()};
+        for (int so = 0; so < 3; ++so) {
+          for (int sp = 0; sp < 2; ++sp) {
+            for (int di = 0; di < 2; ++di) {
+              for (int k = 0; k < 2; ++k) {
+                if (sources[so] && speakers[sp] && directions[di] && kinds[k]) {
+                  compiled->stage_masks_[so][sp][di][k] |= StageBit(rule.stage_index);
+                }
+              }
+            }
+          }
+        }
       }
       CompileDatabase(compiled.get());
       set_->pipelines_.emplace(pipeline.id, std::move(compiled));

@@ -75,6 +75,12 @@ class CompiledPipeline {
   const std::vector<uint32_t>& attachment_rules() const { return attachment_rules_; }
   // Null when the pipeline has no term or regex at all.
   const hs_database_t* database() const { return database_.get(); }
+  // Bit i set when a rule of stage i accepts a segment of this source, speaker, direction and
+  // kind (attachment names vs. bodies/subjects), before any text is looked at; stages past 63
+  // share bit 63. Lets the engine skip normalizing and scanning segments that no rule of the
+  // stages it asks about can use. 0 for an unknown source or direction.
+  uint64_t StageMask(std::string_view source, bool rep, std::string_view direction,
+                     bool attachment) const;
 
  private:
   friend class RuleSetBuilder;
@@ -83,6 +89,8 @@ class CompiledPipeline {
   std::vector<CompiledRule> rules_;
   std::vector<std::vector<uint32_t>> anchored_by_;
   std::vector<uint32_t> attachment_rules_;
+  // [source email|call|chat][speaker customer|rep][direction inbound|outbound][attachment].
+  uint64_t stage_masks_[3][2][2][2] = {};
   HsDatabase database_;
 };
 
@@ -111,6 +119,11 @@ class RuleSet {
   std::map<std::string, std::unique_ptr<CompiledPipeline>, std::less<>> pipelines_;
   HsScratch scratch_prototype_;
 };
+
+// Bit of stage `index` in CompiledPipeline::StageMask.
+inline uint64_t StageBit(int index) {
+  return index < 0 ? 0 : uint64_t{1} << (index < 63 ? index : 63);
+}
 
 // Helpers shared with the matcher.
 bool IsWordChar(uint32_t code_point);

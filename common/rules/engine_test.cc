@@ -1,0 +1,140 @@
+// The engine's staged evaluation (furthest reachable stage first, lower stages skipped once one
+// fired, segments prepared only when a rule of the stage can use them) must decide exactly as
+// evaluating every rule and judging all firings: checked on the dev corpus with the default
+// packs, also with max_skip 0 and 1 (so "max_skip" and the fallback order are exercised), and
+// on the rulectl golden events.
+#include "common/rules/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/event/decode.h"
+#include "common/rules/config.h"
+#include "common/rules/resolver.h"
+#include "common/rules/rule_set.h"
+#include "common/text/guards.h"
+#include "common/text/normalize.h"
+
+namespace autostage::rules {
+namespace {
+
+std::string SourceDir() {
+  const char* env = std::getenv("AUTOSTAGE_SOURCE_DIR");
+  return env != nullptr ? env : "";
+}
+
+std::vector<std::string> Lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+std::string Describe(const Decision& d) {
+  std::string out = d.event_id + " " + d.opportunity_id + " " + d.reason;
+  if (d.proposal) out += "\n" + d.proposal->DebugString();
+  return out;
+}
+
+struct Counts {
+  int events = 0;
+  int proposed = 0;
+  int max_skip = 0;
+  int backward = 0;
+};
+
+// Runs every event of `events` through a staged and a traced (evaluate-everything) Process and
+// expects identical decisions.
+Counts ExpectSameDecisions(RulesConfig config, const std::string& opportunities,
+                           const std::string& events) {
+  Counts counts;
+  auto normalizer = text::Normalizer::Create();
+  auto guards = text::GuardAnalyzer::Create();
+  EXPECT_TRUE(normalizer.ok() && guards.ok());
+  if (!normalizer.ok() || !guards.ok()) return counts;
+  auto rules = RuleSet::Compile(std::move(config), *std::move(normalizer));
+  EXPECT_TRUE(rules.ok()) << rules.status();
+  if (!rules.ok()) return counts;
+  auto resolver = SnapshotResolver::FromFile(opportunities);
+  EXPECT_TRUE(resolver.ok()) << resolver.status();
+  if (!resolver.ok()) return counts;
+  auto engine = Engine::Create(*rules, **guards);
+  EXPECT_TRUE(engine.ok()) << engine.status();
+  if (!engine.ok()) return counts;
+  for (const std::string& line : Lines(events)) {
+    auto event = event::DecodeEvent(line, event::Encoding::kJson);
+    if (!event.ok()) continue;
+    auto staged = (*engine)->Process(*event, *resolver);
+    Trace trace;
+    auto full = (*engine)->Process(*event, *resolver, &trace);
+    EXPECT_TRUE(staged.ok() && full.ok());
+    if (!staged.ok() || !full.ok()) continue;
+    EXPECT_EQ(Describe(*staged), Describe(*full));
+    ++counts.events;
+    counts.proposed += staged->reason == "proposed";
+    counts.max_skip += staged->reason == "max_skip";
+    counts.backward += staged->reason == "backward_or_same";
+  }
+  return counts;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (SourceDir().empty()) GTEST_SKIP() << "AUTOSTAGE_SOURCE_DIR not set";
+    corpus_ = SourceDir() + "/../shared/corpus/dev";
+    if (!std::filesystem::exists(corpus_ + "/events.jsonl")) {
+      GTEST_SKIP() << "dev corpus not found at " << corpus_;
+    }
+  }
+  std::string corpus_;
+};
+
+TEST_F(EngineTest, StagedDecisionsEqualFullEvaluationOnDevCorpus) {
+  auto config = LoadRulesDir(SourceDir() + "/deploy/rules");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Counts counts =
+      ExpectSameDecisions(*config, corpus_ + "/opportunities.jsonl", corpus_ + "/events.jsonl");
+  EXPECT_GT(counts.events, 100);
+  EXPECT_GT(counts.proposed, 50);
+  EXPECT_GT(counts.backward, 0);
+}
+
+TEST_F(EngineTest, StagedDecisionsEqualFullEvaluationWithMaxSkip) {
+  auto config = LoadRulesDir(SourceDir() + "/deploy/rules");
+  ASSERT_TRUE(config.ok()) << config.status();
+  for (int max_skip : {0, 1}) {
+    SCOPED_TRACE(max_skip);
+    RulesConfig skipping = *config;
+    for (Pipeline& p : skipping.pipelines) p.max_skip = max_skip;
+    const Counts counts =
+        ExpectSameDecisions(skipping, corpus_ + "/opportunities.jsonl", corpus_ + "/events.jsonl");
+    EXPECT_GT(counts.proposed, 0);
+    if (max_skip == 0) {
+      EXPECT_GT(counts.max_skip, 0);
+    }
+  }
+}
+
+TEST_F(EngineTest, StagedDecisionsEqualFullEvaluationOnGoldenEvents) {
+  const std::string golden = SourceDir() + "/tests/rulectl/golden";
+  auto config = LoadRulesDir(golden + "/rules");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Counts counts =
+      ExpectSameDecisions(*config, golden + "/opportunities.jsonl", golden + "/events.jsonl");
+  EXPECT_GT(counts.events, 10);
+  EXPECT_GT(counts.max_skip, 0);
+  EXPECT_GT(counts.backward, 0);
+}
+
+}  // namespace
+}  // namespace autostage::rules
