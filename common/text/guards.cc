@@ -6,6 +6,7 @@
 #include <unicode/utext.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -62,10 +63,10 @@ bool IsAsciiAlnum(char c) {
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // Byte length of a sentence terminator starting at `pos`, or 0. A '.' ends a sentence only
-// when no letter or digit follows ("7.5", "example.com" and "v2.0" do not end one).
+// when no letter or digit follows ("7.5", "example.com" and "v2.0" do not end one). Switches
+// on the lead byte first: this runs at every byte of the sentence scan.
 size_t TerminatorLength(std::string_view text, size_t pos) {
-  const char c = text[pos];
-  switch (c) {
+  switch (static_cast<uint8_t>(text[pos])) {
     case '!':
     case '?':
     case '\n':
@@ -73,18 +74,23 @@ size_t TerminatorLength(std::string_view text, size_t pos) {
       return 1;
     case '.':
       return pos + 1 < text.size() && (IsAsciiAlnum(text[pos + 1]) || text[pos + 1] == '_') ? 0 : 1;
+    case 0xE3:
+      return StartsWithAt(text, pos, "。") ? 3 : 0;
+    case 0xEF:
+      return StartsWithAt(text, pos, "！") || StartsWithAt(text, pos, "？") ? 3 : 0;
+    case 0xE2:
+      return StartsWithAt(text, pos, "…") ? 3 : 0;
     default:
-      break;
+      return 0;
   }
-  for (std::string_view t : {"。", "！", "？", "…"}) {
-    if (StartsWithAt(text, pos, t)) return t.size();
-  }
-  return 0;
 }
 
 // Closing quotes and brackets that belong to the sentence they close.
 size_t CloserLength(std::string_view text, size_t pos) {
-  for (std::string_view t : {"\"", "'", ")", "”", "’", "」", "』", "）"}) {
+  const auto b = static_cast<uint8_t>(text[pos]);
+  if (b == '"' || b == '\'' || b == ')') return 1;
+  if (b < 0xE2) return 0;
+  for (std::string_view t : {"”", "’", "」", "』", "）"}) {
     if (StartsWithAt(text, pos, t)) return t.size();
   }
   return 0;
@@ -103,30 +109,300 @@ size_t TrimmedEnd(std::string_view text, size_t begin, size_t end) {
 
 bool IsQuestionMark(std::string_view ch) { return ch == "?" || ch == "？"; }
 
-bool IsClausePunctuation(std::string_view token) {
-  for (std::string_view t : {",", ";", ":", "、", "，", "；", "：", "—", "–", "～"}) {
-    if (token == t) return true;
-  }
-  return false;
-}
-
 bool InList(std::string_view word, std::span<const std::string_view> list) {
   return std::find(list.begin(), list.end(), word) != list.end();
 }
 
+bool IsAsciiLetter(char32_t cp) { return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z'); }
+bool IsAsciiDigit(char32_t cp) { return cp >= '0' && cp <= '9'; }
+
+// Letters of Chinese (and other CJK) words: ideographs, kana, Hangul; not CJK punctuation,
+// full-width forms or specials.
+bool IsCjkLetter(char32_t cp) {
+  return cp >= 0x2E80 && !(cp >= 0x3000 && cp <= 0x303F) && !(cp >= 0xFE10 && cp <= 0xFE6F) &&
+         !(cp >= 0xFF00 && cp <= 0xFFFF);
+}
+
+// Non-ASCII letters of alphabetic words (é, ß, Cyrillic...): below the CJK blocks, outside
+// Latin-1 punctuation and the general punctuation / symbol blocks.
+bool IsOtherLetter(char32_t cp) { return cp >= 0xC0 && cp < 0x2000 && cp != 0xD7 && cp != 0xF7; }
+
+bool IsAlphaLetter(char32_t cp) { return IsAsciiLetter(cp) || IsOtherLetter(cp); }
+bool IsAlphaWordChar(char32_t cp) { return IsAlphaLetter(cp) || IsAsciiDigit(cp) || cp == '_'; }
+
+// Clause punctuation (after normalization ',' ';' ':' are half width; the full-width forms
+// are kept for unnormalized input). "、" separates list items, not clauses: a negation
+// before a list reaches every item ("不构成任何要约、承诺、报价确认").
+bool IsClausePunctuation(char32_t cp) {
+  switch (cp) {
+    case ',':
+    case ';':
+    case ':':
+    case 0xFF0C:  // ，
+    case 0xFF1B:  // ；
+    case 0xFF1A:  // ：
+    case 0x2014:  // —
+    case 0x2013:  // –
+    case 0xFF5E:  // ～
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The set of first code points (BMP) of a lexicon: one bit test rejects a character.
+class FirstCharSet {
+ public:
+  void Add(std::string_view s) {
+    size_t len;
+    const char32_t cp = CodePointAt(s, 0, &len);
+    if (cp < 0x10000) {
+      bits_[cp >> 6] |= uint64_t{1} << (cp & 63);
+    } else {
+      astral_ = true;
+    }
+  }
+  bool Has(char32_t cp) const {
+    return cp < 0x10000 ? ((bits_[cp >> 6] >> (cp & 63)) & 1) != 0 : astral_;
+  }
+
+ private:
+  std::array<uint64_t, 1024> bits_{};
+  bool astral_ = false;
+};
+
+// Chinese strings matched at a byte position: sorted, with a first-character filter.
+class ZhLexicon {
+ public:
+  struct Entry {
+    std::string_view text;
+    size_t index = 0;  // into the source list
+  };
+
+  void Add(std::string_view s, size_t index) {
+    entries_.push_back({s, index});
+    first_.Add(s);
+  }
+  void Finish() {
+    std::sort(entries_.begin(), entries_.end(),
+              [](const Entry& a, const Entry& b) { return a.text < b.text; });
+  }
+  bool MayStartWith(char32_t cp) const { return first_.Has(cp); }
+
+  // Longest entry starting at `pos` and ending at or before `limit`, or nullptr.
+  const Entry* Longest(std::string_view text, size_t pos, size_t limit) const {
+    if (pos >= text.size()) return nullptr;
+    size_t len;
+    if (!first_.Has(CodePointAt(text, pos, &len))) return nullptr;
+    const std::string_view key = text.substr(pos, len);
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
+                               [](const Entry& e, std::string_view k) { return e.text < k; });
+    const Entry* best = nullptr;
+    for (; it != entries_.end() && it->text.starts_with(key); ++it) {
+      if (pos + it->text.size() <= limit && StartsWithAt(text, pos, it->text) &&
+          (best == nullptr || it->text.size() > best->text.size()))
+        best = &*it;
+    }
+    return best;
+  }
+
+ private:
+  std::vector<Entry> entries_;
+  FirstCharSet first_;
+};
+
+// English phrases (words separated by single spaces) indexed by their first word.
+class EnLexicon {
+ public:
+  struct Entry {
+    std::string_view first_word;
+    std::string_view phrase;
+    size_t index = 0;
+  };
+
+  void Add(std::string_view phrase, size_t index) {
+    entries_.push_back({phrase.substr(0, phrase.find(' ')), phrase, index});
+  }
+  void Finish() {
+    std::sort(entries_.begin(), entries_.end(),
+              [](const Entry& a, const Entry& b) { return a.first_word < b.first_word; });
+  }
+  std::span<const Entry> StartingWith(std::string_view word) const {
+    auto [lo, hi] = std::equal_range(
+        entries_.begin(), entries_.end(), Entry{word, {}, 0},
+        [](const Entry& a, const Entry& b) { return a.first_word < b.first_word; });
+    return {lo, hi};
+  }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+// Chinese exception phrases ("差不多", "方便的话") indexed by each character they hold, so
+// the phrases covering a cue character are found with one lookup.
+class ExceptionIndex {
+ public:
+  explicit ExceptionIndex(std::span<const std::string_view> phrases) {
+    for (std::string_view phrase : phrases) {
+      for (size_t k = 0; k < phrase.size();) {
+        size_t len;
+        CodePointAt(phrase, k, &len);
+        entries_.push_back({phrase.substr(k, len), phrase, k});
+        k += len;
+      }
+    }
+    std::sort(entries_.begin(), entries_.end(),
+              [](const Entry& a, const Entry& b) { return a.ch < b.ch; });
+  }
+
+  // End of the longest phrase that covers byte `pos` (it may start before it) and starts at
+  // or after `floor`, or 0.
+  size_t CoverEnd(std::string_view text, size_t pos, size_t floor) const {
+    if (pos >= text.size()) return 0;
+    size_t len;
+    CodePointAt(text, pos, &len);
+    const std::string_view ch = text.substr(pos, len);
+    auto [lo, hi] = std::equal_range(entries_.begin(), entries_.end(), Entry{ch, {}, 0},
+                                     [](const Entry& a, const Entry& b) { return a.ch < b.ch; });
+    size_t best = 0;
+    for (auto it = lo; it != hi; ++it) {
+      if (it->offset > pos || pos - it->offset < floor) continue;
+      if (StartsWithAt(text, pos - it->offset, it->phrase))
+        best = std::max(best, pos - it->offset + it->phrase.size());
+    }
+    return best;
+  }
+
+ private:
+  struct Entry {
+    std::string_view ch;  // one character of the phrase
+    std::string_view phrase;
+    size_t offset = 0;  // of `ch` in `phrase`
+  };
+  std::vector<Entry> entries_;
+};
+
+// Lookup structures over the cue lexicons, built once by Create() and shared (immutable) by
+// every clone.
+struct Lexicons {
+  ZhLexicon zh_negation;      // index into ZhNegationCues()
+  ZhLexicon zh_hypothetical;  // index into ZhHypotheticalCues()
+  // Everything that makes a run of Chinese worth segmenting: negation, hypothetical and
+  // trailing cues, clause conjunctions. A run without any of them needs no word breaks.
+  ZhLexicon zh_trigger;
+  FirstCharSet zh_question_first;  // first characters of question cues, tails, 不/没/么
+  EnLexicon en_negation;
+  EnLexicon en_negation_exceptions;
+  EnLexicon en_hypothetical;
+  EnLexicon en_hypothetical_exceptions;
+  ExceptionIndex zh_negation_exceptions{internal::ZhNegationExceptions()};
+  ExceptionIndex zh_hypothetical_exceptions{internal::ZhHypotheticalExceptions()};
+};
+
+std::shared_ptr<const Lexicons> BuildLexicons() {
+  auto lex = std::make_shared<Lexicons>();
+  const auto zh_negation = internal::ZhNegationCues();
+  for (size_t k = 0; k < zh_negation.size(); ++k) {
+    lex->zh_negation.Add(zh_negation[k].text, k);
+    lex->zh_trigger.Add(zh_negation[k].text, k);
+  }
+  const auto zh_hypothetical = internal::ZhHypotheticalCues();
+  for (size_t k = 0; k < zh_hypothetical.size(); ++k) {
+    lex->zh_hypothetical.Add(zh_hypothetical[k].text, k);
+    lex->zh_trigger.Add(zh_hypothetical[k].text, k);
+  }
+  for (std::string_view s : internal::ZhTrailingHypotheticalCues()) lex->zh_trigger.Add(s, 0);
+  for (std::string_view s : internal::ZhClauseConjunctions()) lex->zh_trigger.Add(s, 0);
+  lex->zh_negation.Finish();
+  lex->zh_hypothetical.Finish();
+  lex->zh_trigger.Finish();
+  for (std::string_view s : internal::ZhQuestionCues()) lex->zh_question_first.Add(s);
+  for (std::string_view s : internal::ZhQuestionTails()) lex->zh_question_first.Add(s);
+  for (std::string_view s : {"不", "没", "么"}) lex->zh_question_first.Add(s);
+
+  const auto en_negation = internal::EnNegationCues();
+  for (size_t k = 0; k < en_negation.size(); ++k) lex->en_negation.Add(en_negation[k].text, k);
+  const auto en_neg_exceptions = internal::EnNegationExceptions();
+  for (size_t k = 0; k < en_neg_exceptions.size(); ++k)
+    lex->en_negation_exceptions.Add(en_neg_exceptions[k], k);
+  const auto en_hypothetical = internal::EnHypotheticalCues();
+  for (size_t k = 0; k < en_hypothetical.size(); ++k)
+    lex->en_hypothetical.Add(en_hypothetical[k].text, k);
+  const auto en_hyp_exceptions = internal::EnHypotheticalExceptions();
+  for (size_t k = 0; k < en_hyp_exceptions.size(); ++k)
+    lex->en_hypothetical_exceptions.Add(en_hyp_exceptions[k], k);
+  lex->en_negation.Finish();
+  lex->en_negation_exceptions.Finish();
+  lex->en_hypothetical.Finish();
+  lex->en_hypothetical_exceptions.Finish();
+  return lex;
+}
+
+// "预算大概50万", "大概需要50个账号": "大概" before an amount estimates it. A number within a
+// few characters of `pos` (same clause) that is not a date or time ("大概3月份签" still
+// supposes) makes it an estimate.
+bool IsEstimateAfter(std::string_view text, size_t pos, size_t limit) {
+  constexpr std::u32string_view kNumerals = U"零一二两三四五六七八九十百千万几半";
+  constexpr std::u32string_view kTimeUnits = U"月号日周天点年时分秒星礼";
+  for (int seen = 0; pos < limit && seen < 6;) {
+    size_t len;
+    const char32_t cp = CodePointAt(text, pos, &len);
+    if (cp == ' ') {
+      pos += len;
+      continue;
+    }
+    if (IsAsciiDigit(cp) || kNumerals.find(cp) != std::u32string_view::npos) {
+      while (pos < limit) {
+        const char32_t c = CodePointAt(text, pos, &len);
+        if (!IsAsciiDigit(c) && kNumerals.find(c) == std::u32string_view::npos && c != '.' &&
+            c != ',' && c != ' ')
+          return kTimeUnits.find(c) == std::u32string_view::npos;
+        pos += len;
+      }
+      return true;
+    }
+    if (IsClausePunctuation(cp) || TerminatorLength(text, pos) > 0) return false;
+    ++seen;
+    pos += len;
+  }
+  return false;
+}
+
+// A word: [begin, end) of the sentence. Chinese words come from ICU (dictionary
+// segmentation); a run of Chinese without any cue is kept as one opaque token and never
+// segmented. Alphabetic words come from a byte scan following UAX #29 for the cases that
+// matter here ("don't", "7.5", "1,000" are one word).
 struct Token {
   size_t begin = 0;
   size_t end = 0;
-  int status = 0;  // ICU word rule status
-  bool word() const { return status >= UBRK_WORD_NONE_LIMIT; }
+  bool zh = false;
+  bool opaque = false;
 };
+
+// A run of Chinese letters and the byte range its cues span (npos / 0 when none): any cue,
+// and hypothetical cues alone.
+struct Run {
+  size_t begin = 0;
+  size_t end = 0;
+  size_t first = std::string_view::npos;
+  size_t last = 0;
+  size_t first_hyp = std::string_view::npos;
+  size_t last_hyp = 0;
+};
+
+// ICU segments a Chinese run only within this many bytes (8 characters) of its first and last
+// cue: enough context for the dictionary to see the word a cue character belongs to.
+constexpr size_t kSegmentMargin = 24;
 
 class IcuGuardAnalyzer final : public GuardAnalyzer {
  public:
-  explicit IcuGuardAnalyzer(std::unique_ptr<icu::BreakIterator> words) : words_(std::move(words)) {}
+  IcuGuardAnalyzer(std::shared_ptr<const Lexicons> lexicons,
+                   std::unique_ptr<icu::BreakIterator> words)
+      : lex_(std::move(lexicons)), words_(std::move(words)) {}
 
   std::unique_ptr<GuardAnalyzer> Clone() const override {
-    return std::make_unique<IcuGuardAnalyzer>(std::unique_ptr<icu::BreakIterator>(words_->clone()));
+    return std::make_unique<IcuGuardAnalyzer>(lex_,
+                                              std::unique_ptr<icu::BreakIterator>(words_->clone()));
   }
 
   ByteRange SentenceAt(std::string_view text, size_t begin, size_t end) override {
@@ -137,8 +413,7 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
   ByteRange ClauseAt(std::string_view text, size_t begin, size_t end) override {
     Clamp(text, begin, end);
     const ByteRange sentence = FindSentence(text, begin, end);
-    Tokenize(text, sentence, begin, end);
-    FindClauses(text, sentence);
+    Prepare(text, sentence, begin, end);
     return ClauseOf(text, sentence, begin, end);
   }
 
@@ -146,12 +421,11 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
     Clamp(text, mb, me);
     GuardFindings f;
     f.sentence = FindSentence(text, mb, me);
-    Tokenize(text, f.sentence, mb, me);
-    FindClauses(text, f.sentence);
+    Prepare(text, f.sentence, mb, me);
     f.clause = ClauseOf(text, f.sentence, mb, me);
     DetectNegation(text, f, mb, me);
     DetectHypothetical(text, f, mb, me);
-    DetectQuestion(text, f, mb, me);
+    DetectQuestion(text, f);
     return f;
   }
 
@@ -204,62 +478,196 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
     return s;
   }
 
-  // ICU word boundaries over the sentence, with forced boundaries at the match edges.
-  void Tokenize(std::string_view text, ByteRange sentence, size_t mb, size_t me) {
+  // One byte scan over the sentence: clause starts (punctuation, spaces between Chinese,
+  // English conjunctions), alphabetic words, and the runs of Chinese letters with the cues in
+  // them. Then ICU segments only the runs that can matter: those in the match's clause that
+  // hold any cue (negation, hypothetical, conjunction), and those earlier in the sentence that
+  // hold a hypothetical cue. Runs after the match's clause stay opaque.
+  void Prepare(std::string_view text, ByteRange s, size_t mb, size_t me) {
     tokens_.clear();
+    runs_.clear();
+    clause_starts_.clear();
+    clause_starts_.push_back(s.begin);
+    mb_ = mb;
+    me_ = me;
+    // "等领导定了再签": with a "再" before the match, the waiting words ("了", "等") matter
+    // too, so runs before the match are segmented whole.
+    const bool wait =
+        mb > s.begin && text.substr(s.begin, mb - s.begin).find("再") != std::string_view::npos;
+    size_t pos = s.begin;
+    while (pos < s.end) {
+      const auto b = static_cast<uint8_t>(text[pos]);
+      if (b < 0x80) {
+        if (IsAlphaWordChar(b)) {
+          pos = ScanAlphaWord(text, pos, s.end);
+          continue;
+        }
+        if (IsClausePunctuation(b)) {
+          clause_starts_.push_back(pos + 1);
+        } else if (IsSpace(static_cast<char>(b))) {
+          size_t after = pos + 1;
+          while (after < s.end && IsSpace(text[after])) ++after;
+          // Chinese chat separates clauses with spaces: "我就问问价格 暂时不买哈".
+          if (pos > s.begin && after < s.end) {
+            size_t len;
+            const char32_t before = CodePointAt(text, PrevCodePointStart(text, pos), &len);
+            const char32_t next = CodePointAt(text, after, &len);
+            if (IsCjk(before) && IsCjk(next)) clause_starts_.push_back(after);
+          }
+          pos = after;
+          continue;
+        }
+        ++pos;
+        continue;
+      }
+      size_t len;
+      const char32_t cp = CodePointAt(text, pos, &len);
+      if (IsCjkLetter(cp)) {
+        pos = ScanCjkRun(text, pos, s.end);
+      } else if (IsOtherLetter(cp)) {
+        pos = ScanAlphaWord(text, pos, s.end);
+      } else {
+        if (IsClausePunctuation(cp)) clause_starts_.push_back(pos + len);
+        pos += len;
+      }
+    }
+    // The match's clause as far as the scan knows (Chinese conjunctions may split it more).
+    size_t clause_begin = s.begin;
+    size_t clause_end = s.end;
+    const size_t last = me > mb ? me - 1 : mb;
+    for (size_t start : clause_starts_) {
+      if (start <= mb) clause_begin = std::max(clause_begin, start);
+      if (start > last) clause_end = std::min(clause_end, start);
+    }
+    for (const Run& r : runs_) {
+      size_t first = std::string_view::npos;
+      size_t end = 0;
+      if (r.begin >= clause_begin && r.begin < clause_end) {
+        first = r.first;
+        end = r.last;
+      } else if (r.begin < clause_begin) {
+        first = r.first_hyp;
+        end = r.last_hyp;
+      }
+      if (wait && r.begin < mb && r.begin < clause_end) {
+        first = r.begin;
+        end = r.end;
+      }
+      if (first == std::string_view::npos) {
+        PushToken({r.begin, r.end, true, true});
+        continue;
+      }
+      size_t lo = first > r.begin + kSegmentMargin ? first - kSegmentMargin : r.begin;
+      while (lo < first && IsContinuation(static_cast<uint8_t>(text[lo]))) ++lo;
+      size_t hi = std::min(r.end, std::max(end, first) + kSegmentMargin);
+      while (hi < r.end && IsContinuation(static_cast<uint8_t>(text[hi]))) ++hi;
+      if (lo > r.begin) PushToken({r.begin, lo, true, true});
+      Segment(text, lo, hi);
+      if (hi < r.end) PushToken({hi, r.end, true, true});
+    }
+    if (!runs_.empty()) {
+      std::sort(tokens_.begin(), tokens_.end(),
+                [](const Token& a, const Token& b) { return a.begin < b.begin; });
+    }
+    std::sort(clause_starts_.begin(), clause_starts_.end());
+    clause_starts_.erase(std::unique(clause_starts_.begin(), clause_starts_.end()),
+                         clause_starts_.end());
+  }
+
+  // Adds a token, split at the match edges so cue scans can stop exactly at the match.
+  void PushToken(Token t) {
+    for (size_t cut : {mb_, me_}) {
+      if (cut > t.begin && cut < t.end) {
+        Token head = t;
+        head.end = cut;
+        tokens_.push_back(head);
+        t.begin = cut;
+      }
+    }
+    tokens_.push_back(t);
+  }
+
+  // An alphabetic word starting at `pos`; returns its end.
+  size_t ScanAlphaWord(std::string_view text, size_t pos, size_t limit) {
+    size_t e = pos;
+    char32_t prev = 0;
+    while (e < limit) {
+      size_t len;
+      const char32_t cp = CodePointAt(text, e, &len);
+      if (IsAlphaWordChar(cp)) {
+        prev = cp;
+        e += len;
+        continue;
+      }
+      if (e + len >= limit) break;
+      size_t next_len;
+      const char32_t next = CodePointAt(text, e + len, &next_len);
+      bool join = false;
+      if (cp == '\'' || cp == 0x2019 || cp == ':') {
+        join = IsAlphaLetter(prev) && IsAlphaLetter(next);
+      } else if (cp == '.') {
+        join = (IsAlphaLetter(prev) && IsAlphaLetter(next)) ||
+               (IsAsciiDigit(prev) && IsAsciiDigit(next));
+      } else if (cp == ',' || cp == ';') {
+        join = IsAsciiDigit(prev) && IsAsciiDigit(next);
+      }
+      if (!join) break;
+      e += len;
+    }
+    PushToken({pos, e, false, false});
+    if (InList(text.substr(pos, e - pos), internal::EnClauseConjunctions())) {
+      clause_starts_.push_back(pos);
+    }
+    return e;
+  }
+
+  // Records the run of Chinese letters starting at `pos` and where its cues are; returns its
+  // end.
+  size_t ScanCjkRun(std::string_view text, size_t pos, size_t limit) {
+    Run r{pos, pos};
+    while (r.end < limit) {
+      size_t len;
+      const char32_t cp = CodePointAt(text, r.end, &len);
+      if (!IsCjkLetter(cp)) break;
+      if (lex_->zh_trigger.MayStartWith(cp)) {
+        if (const auto* hit = lex_->zh_trigger.Longest(text, r.end, limit)) {
+          r.first = std::min(r.first, r.end);
+          r.last = std::max(r.last, r.end + hit->text.size());
+        }
+        if (const auto* hit = lex_->zh_hypothetical.Longest(text, r.end, limit)) {
+          r.first_hyp = std::min(r.first_hyp, r.end);
+          r.last_hyp = std::max(r.last_hyp, r.end + hit->text.size());
+        }
+      }
+      r.end += len;
+    }
+    runs_.push_back(r);
+    return r.end;
+  }
+
+  // ICU word boundaries over [begin, end) (Chinese letters only).
+  void Segment(std::string_view text, size_t begin, size_t end) {
     UErrorCode status = U_ZERO_ERROR;
-    UText* ut = utext_openUTF8(utext_.get(), text.data() + sentence.begin,
-                               static_cast<int64_t>(sentence.end - sentence.begin), &status);
+    UText* ut = utext_openUTF8(utext_.get(), text.data() + begin, static_cast<int64_t>(end - begin),
+                               &status);
     if (utext_.get() == nullptr) utext_.reset(ut);
-    if (U_FAILURE(status)) return;
-    words_->setText(ut, status);
-    if (U_FAILURE(status)) return;
+    if (U_SUCCESS(status)) words_->setText(ut, status);
+    if (U_FAILURE(status)) {
+      PushToken({begin, end, true, false});
+      return;
+    }
     int32_t p = words_->first();
     for (int32_t q = words_->next(); q != icu::BreakIterator::DONE; p = q, q = words_->next()) {
-      Token t{sentence.begin + static_cast<size_t>(p), sentence.begin + static_cast<size_t>(q),
-              words_->getRuleStatus()};
-      for (size_t cut : {mb, me}) {
-        if (cut > t.begin && cut < t.end) {
-          tokens_.push_back({t.begin, cut, t.status});
-          t.begin = cut;
-        }
+      const Token t{begin + static_cast<size_t>(p), begin + static_cast<size_t>(q), true, false};
+      PushToken(t);
+      if (InList(TokenText(text, t), internal::ZhClauseConjunctions())) {
+        clause_starts_.push_back(t.begin);
       }
-      tokens_.push_back(t);
     }
   }
 
-  std::string_view TokenText(std::string_view text, const Token& t) const {
+  static std::string_view TokenText(std::string_view text, const Token& t) {
     return text.substr(t.begin, t.end - t.begin);
-  }
-
-  bool IsZhToken(std::string_view text, const Token& t) const {
-    size_t len;
-    return t.word() && IsCjk(CodePointAt(text, t.begin, &len));
-  }
-
-  void FindClauses(std::string_view text, ByteRange sentence) {
-    clause_starts_.clear();
-    clause_starts_.push_back(sentence.begin);
-    for (size_t k = 0; k < tokens_.size(); ++k) {
-      const Token& t = tokens_[k];
-      const std::string_view word = TokenText(text, t);
-      size_t start = 0;
-      if (!t.word()) {
-        if (IsClausePunctuation(word)) {
-          start = t.end;
-        } else if (IsSpace(word.front()) && k > 0 && k + 1 < tokens_.size()) {
-          // Chinese chat separates clauses with spaces: "我就问问价格 暂时不买哈".
-          size_t len;
-          const char32_t before = CodePointAt(text, PrevCodePointStart(text, t.begin), &len);
-          const char32_t after = CodePointAt(text, t.end, &len);
-          if (IsCjk(before) && IsCjk(after)) start = t.end;
-        }
-      } else if (InList(word, internal::ZhClauseConjunctions()) ||
-                 InList(word, internal::EnClauseConjunctions())) {
-        start = t.begin;
-      }
-      if (start > clause_starts_.back()) clause_starts_.push_back(start);
-    }
   }
 
   ByteRange ClauseOf(std::string_view text, ByteRange sentence, size_t mb, size_t me) const {
@@ -287,72 +695,39 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
     return word_buf_;
   }
 
-  // Matches a phrase of space-separated English words at word token `k`, each token ending at
-  // or before `limit`. Returns the number of tokens consumed (last index + 1) or 0.
+  // Matches a phrase of space-separated English words at token `k`, each token ending at or
+  // before `limit`, only whitespace between them. Returns the index after the last token
+  // consumed, or 0.
   size_t MatchEnPhrase(std::string_view text, size_t k, std::string_view phrase, size_t limit) {
     size_t idx = k;
     while (true) {
       const size_t space = phrase.find(' ');
       const std::string_view part = phrase.substr(0, space);
-      if (idx >= tokens_.size() || !tokens_[idx].word() || tokens_[idx].end > limit) return 0;
+      if (idx >= tokens_.size() || tokens_[idx].zh || tokens_[idx].end > limit) return 0;
       if (EnWord(text, tokens_[idx]) != part) return 0;
       if (space == std::string_view::npos) return idx + 1;
       phrase.remove_prefix(space + 1);
-      // Only whitespace may separate the words of a phrase.
-      size_t next = idx + 1;
-      while (next < tokens_.size() && !tokens_[next].word() && IsSpace(text[tokens_[next].begin]))
-        ++next;
-      idx = next;
+      if (idx + 1 >= tokens_.size()) return 0;
+      for (size_t q = tokens_[idx].end; q < tokens_[idx + 1].begin; ++q) {
+        if (!IsSpace(text[q])) return 0;
+      }
+      ++idx;
     }
   }
 
-  // Longest English cue of `cues` at word token k (end index in *end), or nullptr.
-  const Cue* MatchEnCue(std::string_view text, size_t k, std::span<const Cue> cues, size_t limit,
-                        size_t* end) {
-    const Cue* best = nullptr;
+  // Longest phrase of `lexicon` at token k (index after it in *end), or nullptr.
+  const EnLexicon::Entry* MatchEn(std::string_view text, size_t k, const EnLexicon& lexicon,
+                                  size_t limit, size_t* end) {
+    const EnLexicon::Entry* best = nullptr;
     size_t best_end = 0;
-    for (const Cue& cue : cues) {
-      const size_t e = MatchEnPhrase(text, k, cue.text, limit);
+    for (const EnLexicon::Entry& entry : lexicon.StartingWith(EnWord(text, tokens_[k]))) {
+      const size_t e = MatchEnPhrase(text, k, entry.phrase, limit);
       if (e > best_end) {
-        best = &cue;
+        best = &entry;
         best_end = e;
       }
     }
     *end = best_end;
-    return best;
-  }
-
-  size_t MatchEnList(std::string_view text, size_t k, std::span<const std::string_view> list,
-                     size_t limit) {
-    size_t best = 0;
-    for (std::string_view phrase : list)
-      best = std::max(best, MatchEnPhrase(text, k, phrase, limit));
-    return best;
-  }
-
-  // Longest Chinese cue starting at byte `pos` and ending at or before `limit`.
-  static const Cue* MatchZhCue(std::string_view text, size_t pos, std::span<const Cue> cues,
-                               size_t limit) {
-    const Cue* best = nullptr;
-    for (const Cue& cue : cues) {
-      if (pos + cue.text.size() <= limit && StartsWithAt(text, pos, cue.text) &&
-          (best == nullptr || cue.text.size() > best->text.size()))
-        best = &cue;
-    }
-    return best;
-  }
-
-  // End of the longest exception phrase that covers byte `pos` (it may start before it:
-  // "差不多"), or 0. `floor` is the earliest byte an exception may start at.
-  static size_t ExceptionEnd(std::string_view text, size_t pos, size_t floor,
-                             std::span<const std::string_view> exceptions) {
-    size_t best = 0;
-    for (std::string_view e : exceptions) {
-      for (size_t k = 0; k < e.size(); ++k) {
-        if (IsContinuation(static_cast<uint8_t>(e[k])) || k > pos || pos - k < floor) continue;
-        if (StartsWithAt(text, pos - k, e)) best = std::max(best, pos - k + e.size());
-      }
-    }
     return best;
   }
 
@@ -376,6 +751,7 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
   void ForZhCueStarts(std::string_view text, const Token& t, Fn&& fn) const {
     fn(t.begin);
     const std::string_view word = TokenText(text, t);
+    if (word.size() <= 3) return;
     for (std::string_view adverb : internal::ZhNegationPrefixAdverbs()) {
       if (word.size() > adverb.size() && word.starts_with(adverb)) fn(t.begin + adverb.size());
     }
@@ -389,39 +765,42 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
       if (!cues.empty()) cues += "+";
       cues += cue;
     };
+    const auto zh_cues = internal::ZhNegationCues();
+    const auto en_cues = internal::EnNegationCues();
     size_t skip_until = 0;  // bytes consumed by a cue or an exception
-    for (size_t k = 0; k < tokens_.size(); ++k) {
+    for (size_t k = FirstTokenAt(f.clause.begin); k < tokens_.size(); ++k) {
       const Token& t = tokens_[k];
-      if (t.begin < f.clause.begin || t.end > mb || !t.word() || t.begin < skip_until) continue;
-      if (IsZhToken(text, t)) {
+      if (t.end > mb) break;
+      if (t.opaque || t.begin < skip_until) continue;
+      if (t.zh) {
         ForZhCueStarts(text, t, [&](size_t pos) {
           if (pos < skip_until) return;
-          const Cue* cue = MatchZhCue(text, pos, internal::ZhNegationCues(), mb);
-          if (cue == nullptr) return;
+          const auto* hit = lex_->zh_negation.Longest(text, pos, mb);
+          if (hit == nullptr) return;
+          const Cue& cue = zh_cues[hit->index];
           // An exception counts only when it ends before the match: in "不同意" with the
           // match "同意", "不同" is not the word that was written.
-          const size_t exception =
-              ExceptionEnd(text, pos, f.clause.begin, internal::ZhNegationExceptions());
-          if (exception > pos + cue->text.size() && exception <= mb) {
+          const size_t exception = lex_->zh_negation_exceptions.CoverEnd(text, pos, f.clause.begin);
+          if (exception > pos + cue.text.size() && exception <= mb) {
             skip_until = exception;
             return;
           }
           if (IsAnotA(text, pos, f.clause.begin, f.clause.end)) return;
-          add(cue->text, cue->weight);
-          skip_until = pos + cue->text.size();
+          add(cue.text, cue.weight);
+          skip_until = pos + cue.text.size();
         });
         continue;
       }
-      const size_t exception = MatchEnList(text, k, internal::EnNegationExceptions(), mb);
-      if (exception > 0) {
-        skip_until = tokens_[exception - 1].end;
+      size_t end;
+      if (MatchEn(text, k, lex_->en_negation_exceptions, mb, &end) != nullptr) {
+        skip_until = tokens_[end - 1].end;
         continue;
       }
-      size_t end;
-      if (const Cue* cue = MatchEnCue(text, k, internal::EnNegationCues(), mb, &end)) {
+      if (const auto* hit = MatchEn(text, k, lex_->en_negation, mb, &end)) {
+        const Cue& cue = en_cues[hit->index];
         // "neither ... nor" is one negation.
-        if (cue->text == "nor" && cues.find("neither") != std::string::npos) continue;
-        add(cue->text, cue->weight);
+        if (cue.text == "nor" && cues.find("neither") != std::string::npos) continue;
+        add(cue.text, cue.weight);
         skip_until = tokens_[end - 1].end;
         continue;
       }
@@ -441,18 +820,29 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
     }
   }
 
+  // Index of the first token starting at or after `pos`.
+  size_t FirstTokenAt(size_t pos) const {
+    return static_cast<size_t>(
+        std::lower_bound(tokens_.begin(), tokens_.end(), pos,
+                         [](const Token& t, size_t p) { return t.begin < p; }) -
+        tokens_.begin());
+  }
+
   void DetectHypothetical(std::string_view text, GuardFindings& f, size_t mb, size_t me) {
     auto found = [&](std::string_view cue) {
       f.hypothetical = true;
       f.hypothetical_cue = std::string(cue);
     };
+    const auto zh_cues = internal::ZhHypotheticalCues();
+    const auto en_cues = internal::EnHypotheticalCues();
     size_t skip_until = 0;
     bool saw_wait = false;  // "等" / "之后" / "以后" / "...了" earlier in the sentence
     for (size_t k = 0; k < tokens_.size() && !f.hypothetical; ++k) {
       const Token& t = tokens_[k];
-      if (t.end > mb || !t.word() || t.begin < skip_until) continue;
+      if (t.end > mb) break;
+      if (t.opaque || t.begin < skip_until) continue;
       const std::string_view word = TokenText(text, t);
-      if (IsZhToken(text, t)) {
+      if (t.zh) {
         // "等领导定了再签": a later action waits for a condition.
         if (saw_wait && word.starts_with("再") && !word.starts_with("再次")) {
           found("等…再");
@@ -463,36 +853,47 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
           saw_wait = true;
         ForZhCueStarts(text, t, [&](size_t pos) {
           if (f.hypothetical || pos < skip_until) return;
-          const Cue* cue = MatchZhCue(text, pos, internal::ZhHypotheticalCues(), mb);
-          if (cue == nullptr) return;
-          if (ExceptionEnd(text, pos, f.sentence.begin, internal::ZhHypotheticalExceptions()) > pos)
-            return;
-          found(cue->text);
+          const auto* hit = lex_->zh_hypothetical.Longest(text, pos, mb);
+          if (hit == nullptr) return;
+          if (lex_->zh_hypothetical_exceptions.CoverEnd(text, pos, f.sentence.begin) > pos) return;
+          const std::string_view cue = zh_cues[hit->index].text;
+          if (cue == "大概" && IsEstimateAfter(text, pos + cue.size(), f.sentence.end)) return;
+          found(cue);
         });
         continue;
       }
       size_t end;
-      const Cue* cue = MatchEnCue(text, k, internal::EnHypotheticalCues(), mb, &end);
-      if (cue == nullptr) continue;
-      const size_t next = NextWordToken(k);
-      const std::string_view next_word =
-          next < tokens_.size() ? EnWord(text, tokens_[next]) : std::string_view();
-      // "may 5" is a date; "could you" / "would you" ask (question), they do not suppose.
-      if (cue->text == "may" && !next_word.empty() && next_word.front() >= '0' &&
-          next_word.front() <= '9')
+      if (MatchEn(text, k, lex_->en_hypothetical_exceptions, f.sentence.end, &end) != nullptr) {
+        skip_until = tokens_[end - 1].end;
         continue;
-      if ((cue->text == "could" || cue->text == "would") && next_word == "you") continue;
-      found(cue->text);
+      }
+      const auto* hit = MatchEn(text, k, lex_->en_hypothetical, mb, &end);
+      if (hit == nullptr) continue;
+      const std::string_view cue = en_cues[hit->index].text;
+      const std::string_view next_word =
+          k + 1 < tokens_.size() ? EnWord(text, tokens_[k + 1]) : std::string_view();
+      // "may 5" is a date; "could you" / "would you" ask (question), they do not suppose.
+      if (cue == "may" && !next_word.empty() && IsAsciiDigit(next_word.front())) continue;
+      if ((cue == "could" || cue == "would") && next_word == "you") continue;
+      found(cue);
     }
     if (f.hypothetical) return;
     // Conditions after the match in its clause: "签合同的话", "we'll sign if the price works".
-    for (size_t k = 0; k < tokens_.size(); ++k) {
+    for (size_t k = FirstTokenAt(me); k < tokens_.size(); ++k) {
       const Token& t = tokens_[k];
-      if (t.begin < me || t.end > f.clause.end || !t.word()) continue;
-      if (IsZhToken(text, t)) {
+      if (t.end > f.clause.end) break;
+      if (t.opaque || t.begin < skip_until) continue;
+      if (t.zh) {
         for (std::string_view cue : internal::ZhTrailingHypotheticalCues()) {
-          if (TokenText(text, t).starts_with(cue)) return found(cue);
+          if (TokenText(text, t).starts_with(cue) &&
+              lex_->zh_hypothetical_exceptions.CoverEnd(text, t.begin, f.clause.begin) <= t.begin)
+            return found(cue);
         }
+        continue;
+      }
+      size_t end;
+      if (MatchEn(text, k, lex_->en_hypothetical_exceptions, f.sentence.end, &end) != nullptr) {
+        skip_until = tokens_[end - 1].end;
         continue;
       }
       for (std::string_view cue : internal::EnTrailingHypotheticalCues()) {
@@ -501,14 +902,8 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
     }
   }
 
-  size_t NextWordToken(size_t k) const {
-    for (++k; k < tokens_.size(); ++k) {
-      if (tokens_[k].word()) return k;
-    }
-    return k;
-  }
-
-  // Question cue of the clause [begin, end), or empty.
+  // Question cue of the clause [begin, end), or empty. Chinese cues are plain character
+  // sequences, so this scans characters and needs no word breaks.
   std::string_view ClauseQuestionCue(std::string_view text, ByteRange c) {
     const size_t last = TrimmedEnd(text, c.begin, c.end);
     if (last > c.begin) {
@@ -516,57 +911,43 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
       const std::string_view ch = text.substr(prev, last - prev);
       if (IsQuestionMark(ch)) return ch;
     }
-    for (size_t k = 0; k < tokens_.size(); ++k) {
-      const Token& t = tokens_[k];
-      if (t.begin < c.begin || t.end > c.end || !t.word()) continue;
-      if (IsZhToken(text, t)) {
-        for (size_t pos = t.begin; pos < t.end;) {
-          for (std::string_view cue : internal::ZhQuestionCues()) {
-            if (pos + cue.size() <= c.end && StartsWithAt(text, pos, cue)) return cue;
-          }
-          for (std::string_view tail : internal::ZhQuestionTails()) {
-            if (!StartsWithAt(text, pos, tail)) continue;
-            const size_t after = pos + tail.size();
-            if (after >= last || StartsWithAt(text, after, "呢") ||
-                StartsWithAt(text, after, "啊") || StartsWithAt(text, after, "呀"))
-              return tail;
-          }
-          if (IsAnotA(text, pos, c.begin, c.end))
-            return text.substr(PrevCodePointStart(text, pos), 9);
-          // "么" asks unless it is part of 什么/怎么/那么/这么/多么/要么.
-          if (StartsWithAt(text, pos, "么") && pos > c.begin) {
-            const size_t prev = PrevCodePointStart(text, pos);
-            const std::string_view before = text.substr(prev, pos - prev);
-            if (before != "什" && before != "怎" && before != "那" && before != "这" &&
-                before != "多" && before != "要" && before != "为")
-              return "么";
-          }
-          size_t len;
-          CodePointAt(text, pos, &len);
-          pos += len;
+    for (size_t pos = c.begin; pos < c.end;) {
+      size_t len;
+      const char32_t cp = CodePointAt(text, pos, &len);
+      if (IsCjkLetter(cp) && lex_->zh_question_first.Has(cp)) {
+        for (std::string_view cue : internal::ZhQuestionCues()) {
+          if (pos + cue.size() <= c.end && StartsWithAt(text, pos, cue)) return cue;
         }
-        continue;
+        for (std::string_view tail : internal::ZhQuestionTails()) {
+          if (!StartsWithAt(text, pos, tail)) continue;
+          const size_t after = pos + tail.size();
+          if (after >= last || StartsWithAt(text, after, "呢") || StartsWithAt(text, after, "啊") ||
+              StartsWithAt(text, after, "呀"))
+            return tail;
+        }
+        if (IsAnotA(text, pos, c.begin, c.end))
+          return text.substr(PrevCodePointStart(text, pos), 9);
+        // "么" asks unless it is part of 什么/怎么/那么/这么/多么/要么.
+        if (cp == U'么' && pos > c.begin) {
+          const size_t prev = PrevCodePointStart(text, pos);
+          const std::string_view before = text.substr(prev, pos - prev);
+          if (before != "什" && before != "怎" && before != "那" && before != "这" &&
+              before != "多" && before != "要" && before != "为")
+            return "么";
+        }
       }
+      pos += len;
     }
-    // Chinese particles that ask only right before the final '?': "呢?", "嘛?".
-    // (Covered by the '?' check above; kept for the cue text.)
     // English interrogative opening: auxiliary + subject, or wh-word + auxiliary.
-    size_t first = tokens_.size();
-    for (size_t k = 0; k < tokens_.size(); ++k) {
-      if (tokens_[k].begin >= c.begin && tokens_[k].word()) {
-        first = k;
-        break;
-      }
-    }
-    if (first < tokens_.size() && tokens_[first].end <= c.end && !IsZhToken(text, tokens_[first])) {
-      const size_t second = NextWordToken(first);
+    const size_t first = FirstTokenAt(c.begin);
+    if (first < tokens_.size() && tokens_[first].end <= c.end && !tokens_[first].zh) {
+      const size_t second = first + 1;
       if (second < tokens_.size() && tokens_[second].end <= c.end) {
-        const std::string_view w1 = EnWord(text, tokens_[first]);
-        const std::string w1_copy(w1);
+        const std::string w1(EnWord(text, tokens_[first]));
         const std::string_view w2 = EnWord(text, tokens_[second]);
-        const bool aux_subject = InList(w1_copy, internal::EnQuestionAuxiliaries()) &&
+        const bool aux_subject = InList(w1, internal::EnQuestionAuxiliaries()) &&
                                  InList(w2, internal::EnQuestionSubjects());
-        const bool wh_aux = InList(w1_copy, internal::EnQuestionWords()) &&
+        const bool wh_aux = InList(w1, internal::EnQuestionWords()) &&
                             InList(w2, internal::EnQuestionAuxiliaries());
         if (aux_subject || wh_aux) {
           return text.substr(tokens_[first].begin, tokens_[second].end - tokens_[first].begin);
@@ -576,7 +957,7 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
     return {};
   }
 
-  void DetectQuestion(std::string_view text, GuardFindings& f, size_t mb, size_t me) {
+  void DetectQuestion(std::string_view text, GuardFindings& f) {
     std::string_view cue = ClauseQuestionCue(text, f.clause);
     if (cue.empty()) {
       // A '?' ending the sentence asks about the match's clause too, unless a later clause
@@ -601,19 +982,22 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
         if (!later_owns_it) cue = end_char;
       }
     }
-    (void)mb;
-    (void)me;
     if (!cue.empty()) {
       f.question = true;
       f.question_cue = std::string(cue);
     }
   }
 
+  std::shared_ptr<const Lexicons> lex_;
   std::unique_ptr<icu::BreakIterator> words_;
   UTextHandle utext_;
+  // Per-call scratch, reused across calls.
   std::vector<Token> tokens_;
+  std::vector<Run> runs_;
   std::vector<size_t> clause_starts_;
   std::string word_buf_;
+  size_t mb_ = 0;
+  size_t me_ = 0;
 };
 
 }  // namespace
@@ -626,7 +1010,7 @@ absl::StatusOr<std::unique_ptr<GuardAnalyzer>> GuardAnalyzer::Create() {
     return absl::InternalError(
         absl::StrCat("ICU word break iterator unavailable: ", u_errorName(status)));
   }
-  return std::make_unique<IcuGuardAnalyzer>(std::move(words));
+  return std::make_unique<IcuGuardAnalyzer>(BuildLexicons(), std::move(words));
 }
 
 }  // namespace autostage::text

@@ -119,6 +119,11 @@ constexpr GuardCase kNegationCases[] = {
     {kZh, "我们不但签了合同还付了定金", "签", false},
     {kZh, "我就问问价格 暂时不买哈", "问问", false},
     {kZh, "要不要今天把合同签了", "签", false},
+    // "、" separates list items: the negation reaches every item.
+    {kZh, "本邮件不构成任何要约、承诺、报价确认", "报价确认", true},
+    {kZh, "本邮件不构成任何要约、承诺、报价确认", "承诺", true},
+    // A line break that survives normalization ends a sentence.
+    {kZh, "我们还没定\n- 需要3D仿真实训", "需要", false},
     {kZh, "不好意思回复晚了，合同已经盖章寄出", "盖章", false},
     // English, negated.
     {kEn, "We haven't signed the contract yet.", "signed", true},
@@ -158,6 +163,7 @@ constexpr GuardCase kNegationCases[] = {
     {kEn, "We now have the signed PO.", "signed", false},
     {kEn, "Never mind the earlier email, we signed.", "signed", false},
     {kEn, "Snowflake and Nokia signed the contract.", "signed", false},
+    {kEn, "Not available yet\n- Budget approved for 50 seats", "approved", false},
     // Mixed zh/en.
     {kZh, "我们还没sign这个contract", "sign", true},
     {kEn, "Contract 已经 signed, no problem", "signed", false},
@@ -183,8 +189,8 @@ constexpr GuardCase kHypotheticalCases[] = {
     {kZh, "我们也许下个月下单", "下单", true},
     {kZh, "我们在考虑要不要买", "买", true},
     {kZh, "不确定是否今年签约", "签约", true},
-    {kZh, "打算下季度采购五台", "采购", true},
-    {kZh, "计划明年上线你们的ＣＲＭ", "上线", true},
+    {kZh, "我们可能会考虑明年上一套MES", "上", true},
+    {kZh, "如果预算批下来，我们打算明年上MES", "上", true},
     {kZh, "我们希望月底前签合同", "签合同", true},
     {kZh, "只要交期能保证，我们就订", "订", true},
     {kZh, "除非价格再降，否则不签", "签", true},
@@ -192,6 +198,9 @@ constexpr GuardCase kHypotheticalCases[] = {
     {kZh, "或许可以先试用一个月", "试用", true},
     {kZh, "假设我们买十套，能优惠多少", "买", true},
     {kZh, "若貴司同意，我們即可簽約", "签约", true},
+    {kZh, "大概下周会签", "签", true},
+    {kZh, "大概3月份签合同", "签合同", true},
+    {kZh, "如果可以，我们今天就签", "签", true},
     // Chinese, not hypothetical.
     {kZh, "合同已经签了", "签", false},
     {kZh, "我们上周已经下单了", "下单", false},
@@ -205,6 +214,23 @@ constexpr GuardCase kHypotheticalCases[] = {
     {kZh, "再次感谢，合同已签", "签", false},
     {kZh, "打印好的合同已经签字", "签字", false},
     {kZh, "老板昨天拍板了，今天下单", "下单", false},
+    // Estimates: "大概/大约/约/左右" around an amount, and "大概情况" (overview).
+    {kZh, "预算大概50万", "预算", false},
+    {kZh, "大概需要50个账号", "需要", false},
+    {kZh, "budget大概50w，需要尽快上线", "上线", false},
+    {kZh, "大概情况：学员600人，需要仿真实训", "需要", false},
+    {kZh, "学员大约600人，需要3D仿真实训", "需要", false},
+    {kZh, "预算15万左右，需要9月前上线", "上线", false},
+    {kZh, "约50个用户需要开通账号", "开通", false},
+    // A stated plan (with a budget) is a need, not a supposition.
+    {kZh, "我们计划明年上一套MES，预算150万", "预算", false},
+    {kZh, "打算下季度采购五台", "采购", false},
+    {kZh, "计划明年上线你们的ＣＲＭ", "上线", false},
+    // Polite requests are not conditions.
+    {kZh, "方便的话请发一份报价", "报价", false},
+    {kZh, "可以的话请尽快安排演示", "演示", false},
+    {kZh, "如果方便，请发一份报价", "报价", false},
+    {kZh, "请发一份报价，方便的话", "报价", false},
     // English, hypothetical.
     {kEn, "If the price works, we will sign next week.", "sign", true},
     {kEn, "We will sign if legal approves.", "sign", true},
@@ -214,7 +240,8 @@ constexpr GuardCase kHypotheticalCases[] = {
     {kEn, "In case we renew, what discount applies?", "renew", true},
     {kEn, "Assuming the demo goes well, we'll proceed with the purchase.", "purchase", true},
     {kEn, "We are thinking about a pilot with 20 seats.", "pilot", true},
-    {kEn, "We plan to issue the PO after the board meeting.", "issue", true},
+    {kEn, "If we go ahead, we will need 50 seats.", "need", true},
+    {kEn, "We may consider a purchase if possible.", "purchase", true},
     {kEn, "We would sign if you include onboarding.", "sign", true},
     {kEn, "We could potentially place an order in Q3.", "order", true},
     {kEn, "Not sure whether we'll renew.", "renew", true},
@@ -239,6 +266,12 @@ constexpr GuardCase kHypotheticalCases[] = {
     {kEn, "We have approved the budget and placed the order.", "placed", false},
     {kEn, "Our team has committed to the purchase.", "purchase", false},
     {kEn, "Diff attached; we signed the amended agreement.", "signed", false},
+    {kEn, "We plan to roll out the MES next year, budget 1.5m.", "budget", false},
+    {kEn, "We plan to issue the PO after the board meeting.", "issue", false},
+    {kEn, "If possible, please send the quote.", "quote", false},
+    {kEn, "If you could send the quote by Friday, thanks.", "quote", false},
+    {kEn, "Please send the quote if possible.", "quote", false},
+    {kEn, "If you can send the quote today that would help us plan.", "quote", false},
     // Mixed zh/en.
     {kZh, "如果legal没意见，我们就sign", "sign", true},
     {kEn, "PO已经issue了，if有问题再说", "issue", false},

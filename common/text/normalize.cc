@@ -151,14 +151,18 @@ class TableNormalizer final : public Normalizer {
 
   // Consumes the whitespace run at in[i] (plus dropped code points inside it), writes one ' '
   // unless the output already ends with a folded run, and returns the new input position.
+  // A run holding a line break becomes '\n' instead when the break looks structural (see
+  // LineBreakIsStructural), so guards still see lines as sentences.
   size_t SkipWhitespace(const uint8_t* in, size_t n, size_t i, bool& space, char* dst,
                         size_t& o) const {
     if (!space) dst[o++] = ' ';  // a run is at least one byte of input: room is guaranteed
     space = true;
+    bool line_break = false;
     while (i < n) {
       const uint8_t b = in[i];
       if (b < 0x80) {
         if (table_.ascii[b] != internal::NormalizeTable::kAsciiSpace) break;
+        line_break |= b == '\n' || b == '\r' || b == '\v' || b == '\f';
         ++i;
         continue;
       }
@@ -168,9 +172,43 @@ class TableNormalizer final : public Normalizer {
       const uint32_t entry = table_.Lookup(static_cast<char32_t>(cp));
       const bool dropped = entry > internal::NormalizeTable::kWhitespace && (entry & 0xFF) == 0;
       if (entry != internal::NormalizeTable::kWhitespace && !dropped) break;
+      line_break |= cp == 0x85 || cp == 0x2028 || cp == 0x2029;
       i += len;
     }
+    if (line_break && dst[o - 1] == ' ' && LineBreakIsStructural(in, n, i, dst, o - 1)) {
+      dst[o - 1] = '\n';
+    }
     return i;
+  }
+
+  // A line break separates lines that are not one wrapped sentence: it is kept unless the
+  // output before it ends in a letter, digit or ',' and the (normalized) next character is a
+  // letter (hard-wrapped prose: "we have signed the\ncontract"). Bullets, numbered items and
+  // Chinese lines keep their breaks. Decided on normalized characters only, so normalizing
+  // twice gives the same text. `run` is the output position of the folded run.
+  bool LineBreakIsStructural(const uint8_t* in, size_t n, size_t i, const char* dst,
+                             size_t run) const {
+    if (run == 0 || i >= n) return false;  // leading / trailing whitespace
+    const char prev = dst[run - 1];
+    const bool prose_before =
+        (prev >= 'a' && prev <= 'z') || (prev >= '0' && prev <= '9') || prev == ',';
+    if (!prose_before) return true;
+    char next;
+    if (in[i] < 0x80) {
+      next = static_cast<char>(table_.ascii[in[i]]);
+    } else {
+      size_t len;
+      const int32_t cp = DecodeUtf8(in, n, i, len);
+      if (cp < 0) return true;
+      const uint32_t entry = table_.Lookup(static_cast<char32_t>(cp));
+      if (entry == internal::NormalizeTable::kIdentity ||
+          entry == internal::NormalizeTable::kWhitespace)
+        return true;
+      const std::string_view rep = table_.Replacement(entry);
+      if (rep.empty()) return true;
+      next = rep.front();
+    }
+    return !(next >= 'a' && next <= 'z');
   }
 
   const internal::NormalizeTable table_;

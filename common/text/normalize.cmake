@@ -17,3 +17,8 @@ autostage_test(guards_test SOURCES guards_test.cc DEPS autostage_normalize)
 autostage_benchmark(normalize_benchmark
   SOURCES normalize_benchmark.cc
   DEPS autostage_normalize)
+
+# Analyze() cost per match, zh/en, with and without cue words.
+autostage_benchmark(guards_benchmark
+  SOURCES guards_benchmark.cc
+  DEPS autostage_normalize)

@@ -1,5 +1,5 @@
 // Normalizer: NFKC, case folding, full/half width folding, Traditional -> Simplified Chinese
-// and whitespace folding (every run of Unicode whitespace becomes one ' '), with an offset
+// and whitespace folding (every run of Unicode whitespace becomes one ' ' or '\n'), with an offset
 // map back to the input. Rule terms are normalized by the same object, so matching is done on
 // normalized text only.
 //
@@ -12,8 +12,13 @@
 //   decomposed "e" + U+0301 stays two code points (full-string NFKC would compose it to "é").
 // - Ideographic punctuation without a compatibility mapping stays: "。" and "、" are kept (the
 //   guards know them); "，；：？！（）" become ",;:?!()", "…" becomes "...".
-// - Whitespace runs (including \r\n, so line breaks are gone) become one ' '; default
-//   ignorables (U+200B..U+200D, U+FEFF, soft hyphen) are dropped, also inside a run.
+// - Whitespace runs become one ' '; default ignorables (U+200B..U+200D, U+FEFF, soft hyphen)
+//   are dropped, also inside a run. A run holding a line break (\n \r \v \f U+0085 U+2028
+//   U+2029) becomes one '\n' instead, so guards still end sentences at lines (bullet lists,
+//   Chinese lines), except where it looks like hard-wrapped prose: the output before it ends
+//   in [a-z0-9,] and the next normalized character is a letter [a-z] ("signed the\ncontract"
+//   -> "signed the contract"). Leading and trailing runs stay ' '. Either way the run is one
+//   byte, so offsets are the same as for ' '.
 // - Invalid UTF-8: each maximal ill-formed subpart becomes one U+FFFD.
 // - The offset map anchors every length change; a span inside an expansion ("ﬁ" -> "fi") maps
 //   to the whole source character.

@@ -55,6 +55,17 @@ TEST_F(NormalizerTest, TransformsAsSpecified) {
        "a b"},                                // NBSP run
       {"合同\xE3\x80\x80已签", "合同 已签"},  // U+3000 ideographic space
       {"a\t\n \r\nb", "a b"},
+      // Line breaks: kept between lines, folded inside hard-wrapped prose.
+      {"大概情况：\n- 学员 600 人左右；\n- 预算 15 万左右",
+       "大概情况:\n- 学员 600 人左右;\n- 预算 15 万左右"},
+      {"合同已签\r\n\r\n发票已开", "合同已签\n发票已开"},
+      {"1. demo\n2. quote", "1. demo\n2. quote"},
+      {"We have signed the\ncontract", "we have signed the contract"},
+      {"Thanks,\r\nJohn", "thanks, john"},
+      {"Budget approved.\nTimeline Q3", "budget approved.\ntimeline q3"},
+      {"a\xE2\x80\xA8\xE5\x90\x88", "a\n\xE5\x90\x88"},  // U+2028 before a Chinese line
+      {"end\r\n", "end "},
+      {"\n合同", " 合同"},
       {"  lead", " lead"},
       {"zero\xE2\x80\x8Bwidth", "zerowidth"},  // U+200B
       {"\xEF\xBB\xBFhello", "hello"},          // BOM
@@ -148,6 +159,7 @@ TEST_F(NormalizerTest, NormalizationIsIdempotentOnMixedText) {
       "Hi Hao, 合約已簽署，ＰＯ＃１２３４５ attached. Let’s sync on Ｍｏｎｄａｙ！",
       "張經理 您好：報價單我們已經收到了，價格沒問題，下週安排簽約。",
       "Straße ﬁnance ㎏ ① Ⅻ … ｼｮｳﾋﾝ \xC2\xA0 tab\tend",
+      "Line one\nLine Two\n- Ｂullet\n合同\n\xE2\x80\x8B\nx",
   };
   for (std::string_view t : texts) {
     const std::string once = normalizer_->NormalizeString(t);

@@ -48,17 +48,15 @@ constexpr SV kZhNegatingTails[] = {"还没有", "还没", "还未", "不了", "�
 constexpr SV kZhQuestionTails[] = {"好了没有", "好了没", "完了没有", "完了没", "了没有", "了没"};
 
 constexpr Cue kZhHypothetical[] = {
-    {"如果"},   {"假如"},   {"要是"},   {"万一"},   {"倘若"},   {"若是"}, {"如若"},
-    {"若"},     {"一旦"},   {"假设"},   {"假使"},   {"的话"},   {"只要"}, {"除非"},
-    {"以防"},   {"可能"},   {"也许"},   {"或许"},   {"说不定"}, {"大概"}, {"考虑"},
-    {"不确定"}, {"不一定"}, {"不知道"}, {"是否"},   {"打算"},   {"计划"}, {"准备"},
-    {"想要"},   {"希望"},   {"争取"},   {"有望"},   {"预计"},   {"将会"}, {"看情况"},
-    {"视情况"}, {"到时候"}, {"回头再"}, {"以后再"}, {"之后再"}, {"再说"},
+    {"如果"},   {"假如"},   {"要是"},   {"万一"},   {"倘若"},   {"若是"},   {"如若"},   {"若"},
+    {"一旦"},   {"假设"},   {"假使"},   {"的话"},   {"只要"},   {"除非"},   {"以防"},   {"可能"},
+    {"也许"},   {"或许"},   {"说不定"}, {"大概"},   {"考虑"},   {"不确定"}, {"不一定"}, {"不知道"},
+    {"是否"},   {"准备"},   {"想要"},   {"希望"},   {"争取"},   {"有望"},   {"预计"},   {"将会"},
+    {"看情况"}, {"视情况"}, {"到时候"}, {"回头再"}, {"以后再"}, {"之后再"}, {"再说"},
 };
 
 constexpr Cue kEnHypothetical[] = {
-    {"in case"},   {"as long as"},   {"plan to"},        {"planning to"},
-    {"plan on"},   {"planning on"},  {"thinking about"}, {"thinking of"},
+    {"in case"},   {"as long as"},   {"thinking about"}, {"thinking of"},
     {"hope to"},   {"hoping to"},    {"intend to"},      {"intending to"},
     {"expect to"}, {"expecting to"}, {"going to"},       {"not sure"},
     {"if"},        {"unless"},       {"whether"},        {"assuming"},
@@ -68,8 +66,25 @@ constexpr Cue kEnHypothetical[] = {
     {"consider"},  {"considering"},  {"once"},
 };
 
-constexpr SV kZhHypotheticalExceptions[] = {"若干",   "主要是", "需要是", "重要是",
-                                            "准备好", "计划书", "可能性"};
+// Besides look-alikes ("若干", "主要是"): polite request forms ("方便的话请发报价") and
+// "大概" naming an overview ("大概情况:") are not conditions.
+constexpr SV kZhHypotheticalExceptions[] = {
+    "若干",       "主要是",   "需要是",   "重要是",   "准备好",   "计划书",       "可能性",
+    "方便的话",   "可以的话", "有空的话", "如果方便", "若方便",   "如果可以的话", "大概情况",
+    "大概的情况", "大概意思", "大概内容", "大概流程", "大概需求", "大概方案",     "大概介绍"};
+// Polite request forms that start with "if" ("if possible, please send the quote"): the
+// words they consume are not cues either ("could" in "if you could send").
+constexpr SV kEnHypotheticalExceptions[] = {"if possible",
+                                            "if you could",
+                                            "if you can",
+                                            "if you would",
+                                            "if convenient",
+                                            "if you don't mind",
+                                            "if you do not mind",
+                                            "if you have time",
+                                            "if you get a chance",
+                                            "if you have questions",
+                                            "if you have any questions"};
 constexpr SV kZhTrailingHypothetical[] = {"的话", "再说"};
 constexpr SV kEnTrailingHypothetical[] = {"if",         "unless",  "provided",
                                           "as long as", "in case", "once"};
@@ -110,6 +125,7 @@ std::span<const std::string_view> ZhQuestionTails() { return kZhQuestionTails; }
 std::span<const Cue> ZhHypotheticalCues() { return kZhHypothetical; }
 std::span<const Cue> EnHypotheticalCues() { return kEnHypothetical; }
 std::span<const std::string_view> ZhHypotheticalExceptions() { return kZhHypotheticalExceptions; }
+std::span<const std::string_view> EnHypotheticalExceptions() { return kEnHypotheticalExceptions; }
 std::span<const std::string_view> ZhTrailingHypotheticalCues() { return kZhTrailingHypothetical; }
 std::span<const std::string_view> EnTrailingHypotheticalCues() { return kEnTrailingHypothetical; }
 std::span<const std::string_view> ZhQuestionCues() { return kZhQuestion; }

@@ -30,7 +30,10 @@ std::span<const std::string_view> ZhQuestionTails();
 
 std::span<const Cue> ZhHypotheticalCues();
 std::span<const Cue> EnHypotheticalCues();
+// Look-alikes, polite request forms ("方便的话") and overviews ("大概情况") that hold a cue.
 std::span<const std::string_view> ZhHypotheticalExceptions();
+// English phrases starting with a cue that do not suppose ("if possible", "if you could").
+std::span<const std::string_view> EnHypotheticalExceptions();
 // Cues that also count after the match in the same clause ("签的话", "we'll sign if ...").
 std::span<const std::string_view> ZhTrailingHypotheticalCues();
 std::span<const std::string_view> EnTrailingHypotheticalCues();
