@@ -242,6 +242,11 @@ bool Matcher::EvaluateRule(const CompiledPipeline& pipeline, const SegmentContex
   // Cheap rejections first: a required term absent from the whole segment, or no near term
   // within reach in bytes (a code point is at most 4 bytes), needs no sentence.
   const bool all_present = AllGroupsPresent(hits, rule.all_groups);
+  // Likewise the clause is needed only when an excluding term occurs in the segment at all.
+  const bool none_present = std::any_of(rule.none.begin(), rule.none.end(), [&](uint32_t p) {
+    auto [lo, hi] = HitsOf(hits, p);
+    return lo != hi;
+  });
   // Outcome texts are built only for a trace: the hot path allocates for firings only.
   std::string outcome;
   for (const Hit& anchor : anchors_) {
@@ -298,7 +303,7 @@ bool Matcher::EvaluateRule(const CompiledPipeline& pipeline, const SegmentContex
         term_ids_.push_back(found->pattern);
       }
     }
-    if (!failed && !rule.none.empty()) {
+    if (!failed && none_present) {
       const text::ByteRange clause = ClauseAt(normalized, anchor, cache);
       if (const Hit* h = HitInside(hits, rule.none, clause)) {
         failed = true;
