@@ -232,10 +232,21 @@ bool Matcher::EvaluateRule(const CompiledPipeline& pipeline, const SegmentContex
   }
   const std::vector<Pattern>& patterns = pipeline.patterns();
   const CompiledRule& rule = pipeline.rules()[r];
+  // The rule's hits in (pattern, start) order: a segment has few hits and a rule may have many
+  // anchor terms (lexicons), so test each hit against the sorted anchor list when that is
+  // cheaper than one search of the hits per anchor term.
   anchors_.clear();
-  for (uint32_t p : rule.anchors) {
-    auto [lo, hi] = HitsOf(hits, p);
-    anchors_.insert(anchors_.end(), lo, hi);
+  if (hits.size() < rule.anchors.size()) {
+    for (const Hit& h : hits) {
+      if (std::binary_search(rule.anchors.begin(), rule.anchors.end(), h.pattern)) {
+        anchors_.push_back(h);
+      }
+    }
+  } else {
+    for (uint32_t p : rule.anchors) {
+      auto [lo, hi] = HitsOf(hits, p);
+      anchors_.insert(anchors_.end(), lo, hi);
+    }
   }
   std::sort(anchors_.begin(), anchors_.end(),
             [](const Hit& a, const Hit& b) { return a.start < b.start; });
