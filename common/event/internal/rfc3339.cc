@@ -64,7 +64,7 @@ bool Expect(std::string_view text, size_t* pos, char lower, char upper) {
 
 bool ParseRfc3339(std::string_view text, google::protobuf::Timestamp* out) {
   size_t pos = 0;
-  int64_t year, month, day, hour, minute, second;
+  int64_t year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!ReadDigits(text, &pos, 4, &year) || !Expect(text, &pos, '-', '-') ||
       !ReadDigits(text, &pos, 2, &month) || !Expect(text, &pos, '-', '-') ||
       !ReadDigits(text, &pos, 2, &day) || !Expect(text, &pos, 't', 'T') ||
@@ -127,7 +127,7 @@ void AppendRfc3339(const google::protobuf::Timestamp& ts, std::string* out) {
     rest += 86400;
     --days;
   }
-  int64_t year, month, day;
+  int64_t year = 0, month = 0, day = 0;
   CivilFromDays(days, &year, &month, &day);
   std::array<char, 48> storage;
   char* const buffer = storage.data();
