@@ -6,6 +6,13 @@ namespace autostage::text {
 
 void OffsetMap::AddAnchor(size_t derived, size_t source) {
   if (!anchors_.empty()) {
+    // Sources never go backwards: a caller that reports an earlier source for a later derived
+    // offset (e.g. a pending space in HTML whose tag run ended later) is clamped, so ToSource
+    // stays monotonic and evidence ranges stay well-formed.
+    const size_t floor = anchors_.back().derived == derived
+                             ? (anchors_.size() >= 2 ? anchors_[anchors_.size() - 2].source : 0)
+                             : anchors_.back().source;
+    source = std::max(source, floor);
     const Anchor& last = anchors_.back();
     // Skip anchors the identity run already implies.
     if (derived >= last.derived && source >= last.source &&

@@ -12,6 +12,22 @@ TEST(OffsetMapTest, EmptyMapIsIdentity) {
   EXPECT_EQ(map.ToSource(17), 17u);
 }
 
+TEST(OffsetMapTest, SourcesNeverGoBackwards) {
+  // Found by fuzz_html_to_text: a later derived offset reported with an earlier source.
+  OffsetMap map;
+  map.AddAnchor(0, 0);
+  map.AddAnchor(10, 60);
+  map.AddAnchor(12, 50);  // backwards: clamped to 60
+  map.AddAnchor(12, 40);  // same derived offset, still not before the previous anchor
+  map.SetEnd(20, 100);
+  size_t previous = 0;
+  for (size_t i = 0; i <= 20; ++i) {
+    EXPECT_GE(map.ToSource(i), previous) << "at " << i;
+    previous = map.ToSource(i);
+  }
+  EXPECT_EQ(map.ToSource(12), 60u);
+}
+
 TEST(OffsetMapTest, AnchorsShiftFollowingBytes) {
   // derived "p合同" from source "ＰＯ合同"-like: 3 source bytes became 1 at offset 0.
   OffsetMap map;
