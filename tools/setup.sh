@@ -16,6 +16,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev libabsl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev python3 python3-kafka
+  python3-grpcio python3-grpc-tools
 )
 
 missing=()

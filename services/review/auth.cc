@@ -68,6 +68,7 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view yaml) {
   }
   TokenTable table;
   if (!root || root.IsNull()) return table;
+  Map by_digest;
   if (!root.IsSequence()) {
     return absl::InvalidArgumentError(
         "token file: expected a list of {sha256, id, kind, role, team}");
@@ -129,10 +130,12 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view yaml) {
     if (p.role == Role::kIngest && p.kind != PrincipalKind::kService) {
       return absl::InvalidArgumentError(where + "an ingest principal must be a service");
     }
-    if (!table.by_digest_.emplace(digest, std::move(p)).second) {
+    if (!by_digest.emplace(digest, std::move(p)).second) {
       return absl::InvalidArgumentError(where + "duplicate sha256");
     }
   }
+  absl::MutexLock lock(&table.state_->mu);
+  table.state_->by_digest = std::make_shared<const Map>(std::move(by_digest));
   return table;
 }
 
@@ -141,7 +144,39 @@ absl::StatusOr<TokenTable> TokenTable::Load(const std::string& path) {
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read token file ", path));
   std::stringstream text;
   text << in.rdbuf();
-  return Parse(text.str());
+  absl::StatusOr<TokenTable> table = Parse(text.str());
+  if (table.ok()) {
+    absl::MutexLock lock(&table->state_->mu);
+    table->state_->path = path;
+  }
+  return table;
+}
+
+absl::Status TokenTable::Reload() {
+  const std::string file = path();
+  if (file.empty()) {
+    return absl::FailedPreconditionError("token table was not loaded from a file");
+  }
+  absl::StatusOr<TokenTable> fresh = Load(file);
+  if (!fresh.ok()) return fresh.status();
+  Replace(*fresh);
+  return absl::OkStatus();
+}
+
+void TokenTable::Replace(const TokenTable& other) {
+  std::shared_ptr<const Map> entries = other.Entries();
+  absl::MutexLock lock(&state_->mu);
+  state_->by_digest = std::move(entries);
+}
+
+std::shared_ptr<const TokenTable::Map> TokenTable::Entries() const {
+  absl::MutexLock lock(&state_->mu);
+  return state_->by_digest;
+}
+
+std::string TokenTable::path() const {
+  absl::MutexLock lock(&state_->mu);
+  return state_->path;
 }
 
 absl::StatusOr<Principal> TokenTable::Authenticate(absl::string_view authorization) const {
@@ -152,8 +187,9 @@ absl::StatusOr<Principal> TokenTable::Authenticate(absl::string_view authorizati
   }
   token = absl::StripAsciiWhitespace(token);
   if (token.empty()) return absl::UnauthenticatedError("empty bearer token");
-  auto it = by_digest_.find(Sha256Hex(token));
-  if (it == by_digest_.end()) return absl::UnauthenticatedError("unknown or revoked token");
+  const std::shared_ptr<const Map> entries = Entries();
+  auto it = entries->find(Sha256Hex(token));
+  if (it == entries->end()) return absl::UnauthenticatedError("unknown or revoked token");
   return it->second;
 }
 

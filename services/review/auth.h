@@ -12,15 +12,23 @@
 // The policy functions below are the whole authorization table; the service calls them and
 // turns a `false` into PERMISSION_DENIED.
 //
-// Thread safety: a TokenTable is immutable after loading; share it read-only.
+// Reload: a table loaded from a file can re-read it (SIGHUP). The new entries replace the old
+// ones in one swap, so a revoked token is refused by every call that starts after Reload()
+// returns; a file that does not parse leaves the old table in force and Reload() says why.
+//
+// Thread safety: Authenticate, size and Reload may be called concurrently from any threads.
 #ifndef AUTOSTAGE_SERVICES_REVIEW_AUTH_H_
 #define AUTOSTAGE_SERVICES_REVIEW_AUTH_H_
 
+#include <memory>
 #include <string>
 #include <unordered_map>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 
 namespace autostage::review {
 
@@ -49,14 +57,37 @@ class TokenTable {
   // Reads and parses a token file; NotFound if it cannot be read.
   static absl::StatusOr<TokenTable> Load(const std::string& path);
 
+  TokenTable() : state_(std::make_unique<State>()) {}
+  TokenTable(TokenTable&&) noexcept = default;
+  TokenTable& operator=(TokenTable&&) noexcept = default;
+
+  // Re-reads the file this table was loaded from and swaps the entries in. On any error
+  // (unreadable file, a malformed entry: the codes of Load) the old entries stay in force.
+  // FailedPrecondition for a table made by Parse (no file to re-read).
+  absl::Status Reload();
+  // Replaces the entries with those of `other` (e.g. a table parsed elsewhere).
+  void Replace(const TokenTable& other);
+
   // The principal of an `authorization` metadata value ("Bearer <token>"). Unauthenticated when
   // the value is empty, not a bearer token, or the token is unknown.
   absl::StatusOr<Principal> Authenticate(absl::string_view authorization) const;
 
-  size_t size() const { return by_digest_.size(); }
+  size_t size() const { return Entries()->size(); }
+  // The file Load read; empty for a parsed table.
+  std::string path() const;
 
  private:
-  std::unordered_map<std::string, Principal> by_digest_;
+  using Map = std::unordered_map<std::string, Principal>;
+  // Heap-allocated so the table stays movable (StatusOr<TokenTable>) while holding a mutex.
+  struct State {
+    mutable absl::Mutex mu;
+    std::shared_ptr<const Map> by_digest ABSL_GUARDED_BY(mu) = std::make_shared<const Map>();
+    std::string path ABSL_GUARDED_BY(mu);
+  };
+  // A snapshot: callers keep using it even if a reload swaps in a new map meanwhile.
+  std::shared_ptr<const Map> Entries() const;
+
+  std::unique_ptr<State> state_;
 };
 
 // The opportunity facts authorization depends on.
