@@ -3,6 +3,10 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <fstream>
+#include <sstream>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 namespace autostage::review {
@@ -21,13 +25,77 @@ CallInfo MakeCall(const grpc::ServerContext& context, const char* method) {
 }
 
 template <typename Response, typename Result>
-grpc::Status Reply(Result result, Response* response) {
-  if (!result.ok()) return ToGrpcStatus(result.status());
+absl::Status Reply(Result result, Response* response) {
+  if (!result.ok()) return result.status();
   *response = *std::move(result);
-  return grpc::Status::OK;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", what, " ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const ServerOptions& options) {
+  const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
+  if (!tls) {
+    if (!options.tls_client_ca_file.empty() || options.require_client_cert) {
+      return absl::InvalidArgumentError(
+          "a client CA or require_client_cert needs a server certificate and key (TLS)");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
+  }
+  if (options.require_client_cert && options.tls_client_ca_file.empty()) {
+    return absl::InvalidArgumentError("require_client_cert needs a client CA file");
+  }
+  absl::StatusOr<std::string> cert = ReadFile(options.tls_cert_file, "TLS certificate");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadFile(options.tls_key_file, "TLS key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
+  ssl.client_certificate_request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+  if (!options.tls_client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadFile(options.tls_client_ca_file, "client CA");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *std::move(ca);
+    ssl.client_certificate_request =
+        options.require_client_cert ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                    : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+std::function<absl::Status()> MakeRedisProbe(redis::RedisPool& pool, ReviewMetrics* metrics,
+                                             absl::Duration wait) {
+  return [&pool, metrics, wait]() -> absl::Status {
+    absl::StatusOr<redis::RedisPool::Lease> lease = pool.Acquire(wait);
+    if (!lease.ok()) return absl::OkStatus();  // every connection busy: in use, not down
+    absl::StatusOr<redis::Reply> pong = (*lease)->Command("PING");
+    absl::Status status = pong.status();
+    if (status.ok() && pong->str() != "PONG") {
+      status = absl::UnavailableError(absl::StrCat("redis answered PING with ", pong->str()));
+    }
+    if (metrics != nullptr) {
+      metrics->SetRedisUp(status.ok());
+      // Gauges are best effort: a failed refresh keeps the last values.
+      if (status.ok()) (void)metrics->Refresh(**lease);
+    }
+    if (!status.ok()) {
+      return absl::UnavailableError(absl::StrCat("redis unreachable: ", status.message()));
+    }
+    return absl::OkStatus();
+  };
+}
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -37,37 +105,84 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 grpc::Status GrpcReviewService::SubmitProposals(grpc::ServerContext* context,
                                                 const v1::SubmitProposalsRequest* request,
                                                 v1::SubmitProposalsResponse* response) {
-  return Reply(core_.SubmitProposals(MakeCall(*context, "SubmitProposals"), *request), response);
+  const absl::Time start = absl::Now();
+  return Finish(
+      "SubmitProposals", start,
+      Reply(core_.SubmitProposals(MakeCall(*context, "SubmitProposals"), *request), response));
 }
 
 grpc::Status GrpcReviewService::ListPending(grpc::ServerContext* context,
                                             const v1::ListPendingRequest* request,
                                             v1::ListPendingResponse* response) {
-  return Reply(core_.ListPending(MakeCall(*context, "ListPending"), *request), response);
+  const absl::Time start = absl::Now();
+  return Finish("ListPending", start,
+                Reply(core_.ListPending(MakeCall(*context, "ListPending"), *request), response));
 }
 
 grpc::Status GrpcReviewService::GetProposal(grpc::ServerContext* context,
                                             const v1::GetProposalRequest* request,
                                             v1::ReviewedProposal* response) {
-  return Reply(core_.GetProposal(MakeCall(*context, "GetProposal"), *request), response);
+  const absl::Time start = absl::Now();
+  return Finish("GetProposal", start,
+                Reply(core_.GetProposal(MakeCall(*context, "GetProposal"), *request), response));
 }
 
 grpc::Status GrpcReviewService::ConfirmProposal(grpc::ServerContext* context,
                                                 const v1::ConfirmProposalRequest* request,
                                                 v1::ReviewedProposal* response) {
-  return Reply(core_.ConfirmProposal(MakeCall(*context, "ConfirmProposal"), *request), response);
+  const absl::Time start = absl::Now();
+  return Finish(
+      "ConfirmProposal", start,
+      Reply(core_.ConfirmProposal(MakeCall(*context, "ConfirmProposal"), *request), response));
 }
 
 grpc::Status GrpcReviewService::RejectProposal(grpc::ServerContext* context,
                                                const v1::RejectProposalRequest* request,
                                                v1::ReviewedProposal* response) {
-  return Reply(core_.RejectProposal(MakeCall(*context, "RejectProposal"), *request), response);
+  const absl::Time start = absl::Now();
+  return Finish(
+      "RejectProposal", start,
+      Reply(core_.RejectProposal(MakeCall(*context, "RejectProposal"), *request), response));
+}
+
+grpc::Status GrpcReviewService::Finish(const char* method, absl::Time start,
+                                       const absl::Status& status) {
+  if (ReviewMetrics* metrics = core_.metrics()) {
+    metrics->ObserveRpc(method, status.code(), absl::Now() - start);
+  }
+  return ToGrpcStatus(status);
 }
 
 grpc::Status GrpcReviewService::WatchProposals(grpc::ServerContext* context,
                                                const v1::WatchProposalsRequest* request,
-                                               grpc::ServerWriter<v1::ProposalUpdate>* /*w*/) {
-  return ToGrpcStatus(core_.WatchProposals(MakeCall(*context, "WatchProposals"), *request));
+                                               grpc::ServerWriter<v1::ProposalUpdate>* writer) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::shared_ptr<Subscription>> sub =
+      core_.WatchProposals(MakeCall(*context, "WatchProposals"), *request);
+  if (!sub.ok()) return Finish("WatchProposals", start, sub.status());
+  // The subscription is registered: tell the client, so it knows updates from now on reach it.
+  writer->SendInitialMetadata();
+  absl::Status end;
+  while (true) {
+    if (context->IsCancelled()) {
+      end = absl::CancelledError("the client cancelled the watch");
+      break;
+    }
+    absl::StatusOr<v1::ProposalUpdate> update = (*sub)->Next(watch_poll_);
+    if (absl::IsDeadlineExceeded(update.status())) continue;
+    if (!update.ok()) {
+      end = update.status();
+      break;
+    }
+    if (!writer->Write(*update)) {
+      end = absl::CancelledError("the client went away");
+      break;
+    }
+  }
+  if (absl::IsResourceExhausted(end) && core_.metrics() != nullptr) {
+    core_.metrics()->ObserveWatcherDropped();
+  }
+  return Finish("WatchProposals", start, end);
 }
 
 absl::StatusOr<std::unique_ptr<ReviewServer>> ReviewServer::Start(const ServerOptions& options,
@@ -77,27 +192,70 @@ absl::StatusOr<std::unique_ptr<ReviewServer>> ReviewServer::Start(const ServerOp
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options);
+  if (!credentials.ok()) return credentials.status();
   std::unique_ptr<ReviewServer> server(new ReviewServer(core));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen, *credentials, &server->port_);
   builder.RegisterService(&server->service_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
-  if (grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService()) {
-    health->SetServingStatus(kServiceName, true);
-    health->SetServingStatus(true);
+  server->SetHealth(options.readiness_probe ? options.readiness_probe() : absl::OkStatus());
+  if (options.readiness_probe) {
+    ReviewServer* s = server.get();
+    server->prober_ = std::thread([s, probe = options.readiness_probe,
+                                   period = options.probe_period] { s->ProbeLoop(probe, period); });
   }
   return server;
+}
+
+void ReviewServer::SetHealth(absl::Status status) {
+  const bool serving = status.ok();
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;  // shutdown owns the answer now
+    health_ = std::move(status);
+  }
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(kServiceName, serving);
+    health->SetServingStatus(serving);
+  }
+}
+
+absl::Status ReviewServer::Health() const {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("shutting down");
+  return health_;
+}
+
+void ReviewServer::ProbeLoop(std::function<absl::Status()> probe, absl::Duration period) {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping), period)) return;
+    }
+    SetHealth(probe());
+  }
 }
 
 void ReviewServer::Shutdown(absl::Duration deadline) {
   if (shut_down_) return;
   shut_down_ = true;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (prober_.joinable()) prober_.join();
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(kServiceName, false);
     health->SetServingStatus(false);
   }
+  // Watch streams never finish on their own: end them so the drain below is not spent waiting.
+  core_.StopWatches();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
 }
 

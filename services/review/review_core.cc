@@ -10,6 +10,7 @@ namespace autostage::review {
 absl::StatusOr<Principal> ReviewCore::Authenticate(const CallInfo& call) {
   absl::StatusOr<Principal> p = tokens_.Authenticate(call.authorization);
   if (!p.ok()) {
+    if (metrics_ != nullptr) metrics_->ObserveUnauthenticated(call.method);
     // The audit write is best effort: a refused call stays refused if Redis is down.
     (void)store_.Audit({.action = "unauthenticated",
                         .method = call.method,
@@ -22,6 +23,7 @@ absl::StatusOr<Principal> ReviewCore::Authenticate(const CallInfo& call) {
 absl::Status ReviewCore::Deny(const CallInfo& call, const Principal& p,
                               absl::string_view proposal_id, absl::string_view opportunity_id,
                               absl::string_view why) {
+  if (metrics_ != nullptr) metrics_->ObserveDenied(call.method);
   (void)store_.Audit({.action = "denied",
                       .principal = p.id,
                       .method = call.method,
@@ -58,7 +60,9 @@ absl::StatusOr<v1::SubmitProposalsResponse> ReviewCore::SubmitProposals(
     const CallInfo& call, const v1::SubmitProposalsRequest& request) {
   ASSIGN_OR_RETURN(Principal p, Authenticate(call));
   if (!MaySubmit(p)) return Deny(call, p, "", "", "only the ingest service submits proposals");
-  return store_.Submit(request);
+  absl::StatusOr<v1::SubmitProposalsResponse> response = store_.Submit(request);
+  if (response.ok() && metrics_ != nullptr) metrics_->ObserveSubmit(*response);
+  return response;
 }
 
 absl::StatusOr<v1::ListPendingResponse> ReviewCore::ListPending(
@@ -106,7 +110,18 @@ absl::StatusOr<v1::ReviewedProposal> ReviewCore::Decide(const CallInfo& call,
   ASSIGN_OR_RETURN(request.expected, Authorize(call, p, request.proposal_id, /*decide=*/true));
   request.actor = p.id;
   request.peer = call.peer;
-  return store_.Decide(request);
+  // The store answers a replay exactly like the first decision; only a proposal that was
+  // pending before is counted. (Two concurrent first clicks may both count: rare, harmless.)
+  bool was_pending = false;
+  if (metrics_ != nullptr) {
+    absl::StatusOr<v1::ReviewedProposal> before = store_.Get(request.proposal_id);
+    was_pending = before.ok() && before->status() == v1::PROPOSAL_STATUS_PENDING;
+  }
+  absl::StatusOr<v1::ReviewedProposal> decided = store_.Decide(request);
+  if (decided.ok() && was_pending) {
+    metrics_->ObserveDecision(request.decision == Decision::kConfirm, *decided);
+  }
+  return decided;
 }
 
 absl::StatusOr<v1::ReviewedProposal> ReviewCore::ConfirmProposal(
@@ -124,11 +139,42 @@ absl::StatusOr<v1::ReviewedProposal> ReviewCore::RejectProposal(
                        .reason = request.reason()});
 }
 
-absl::Status ReviewCore::WatchProposals(const CallInfo& call,
-                                        const v1::WatchProposalsRequest& /*request*/) {
+absl::StatusOr<std::shared_ptr<Subscription>> ReviewCore::WatchProposals(
+    const CallInfo& call, const v1::WatchProposalsRequest& request) {
   ASSIGN_OR_RETURN(Principal p, Authenticate(call));
   if (!MayList(p)) return Deny(call, p, "", "", "ingest may only submit proposals");
-  return absl::UnimplementedError("WatchProposals is not implemented yet; poll ListPending");
+  if (!request.opportunity_id().empty()) {
+    absl::StatusOr<OpportunityState> state = store_.GetOpportunity(request.opportunity_id());
+    if (state.ok()) {
+      if (!MayView(p, {state->owner_id, state->team_id})) {
+        return Deny(call, p, "", request.opportunity_id(),
+                    "this opportunity is not yours to review");
+      }
+    } else if (!absl::IsNotFound(state.status())) {
+      return state.status();
+    }
+    // Unknown opportunity: allowed; the scope filter below still applies to every update.
+  }
+  if (hub_ == nullptr) {
+    return absl::UnimplementedError("WatchProposals is not enabled on this server");
+  }
+  WatchFilter filter;
+  filter.opportunity_id = request.opportunity_id();
+  filter.to_stage = request.to_stage();
+  switch (p.role) {
+    case Role::kRep:
+      filter.scope = WatchFilter::Scope::kOwner;
+      filter.scope_id = p.id;
+      break;
+    case Role::kManager:
+      filter.scope = WatchFilter::Scope::kTeam;
+      filter.scope_id = p.team;
+      break;
+    default:
+      filter.scope = WatchFilter::Scope::kAll;
+      break;
+  }
+  return hub_->Subscribe(std::move(filter));
 }
 
 }  // namespace autostage::review

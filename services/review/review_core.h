@@ -6,10 +6,16 @@
 // Codes besides the store's: kUnauthenticated (missing/unknown token), kPermissionDenied (the
 // principal may not do this; audited), kInvalidArgument (missing id, reject without reason).
 //
-// Thread safety: thread-safe; the store and token table are borrowed and must outlive it.
+// Optional collaborators (null when a test does not care): ReviewMetrics counts submits,
+// applied decisions and refusals; a WatchHub serves WatchProposals (without one, an
+// authorized watch gets kUnimplemented).
+//
+// Thread safety: thread-safe; the store, token table, metrics and hub are borrowed and must
+// outlive it.
 #ifndef AUTOSTAGE_SERVICES_REVIEW_REVIEW_CORE_H_
 #define AUTOSTAGE_SERVICES_REVIEW_REVIEW_CORE_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -17,6 +23,8 @@
 #include "autostage/v1/review.pb.h"
 #include "services/review/auth.h"
 #include "services/review/proposal_store.h"
+#include "services/review/review_metrics.h"
+#include "services/review/watch_hub.h"
 
 namespace autostage::review {
 
@@ -29,7 +37,9 @@ struct CallInfo {
 
 class ReviewCore {
  public:
-  ReviewCore(ProposalStore& store, const TokenTable& tokens) : store_(store), tokens_(tokens) {}
+  ReviewCore(ProposalStore& store, const TokenTable& tokens, ReviewMetrics* metrics = nullptr,
+             WatchHub* hub = nullptr)
+      : store_(store), tokens_(tokens), metrics_(metrics), hub_(hub) {}
 
   absl::StatusOr<v1::SubmitProposalsResponse> SubmitProposals(
       const CallInfo& call, const v1::SubmitProposalsRequest& request);
@@ -41,9 +51,19 @@ class ReviewCore {
                                                        const v1::ConfirmProposalRequest& request);
   absl::StatusOr<v1::ReviewedProposal> RejectProposal(const CallInfo& call,
                                                       const v1::RejectProposalRequest& request);
-  // Authentication and authorization only (any principal but ingest may watch); the stream
-  // itself is not implemented yet, so an authorized caller gets kUnimplemented.
-  absl::Status WatchProposals(const CallInfo& call, const v1::WatchProposalsRequest& request);
+  // A subscription to changes in the caller's scope (rep: own, manager: team, admin: all)
+  // matching the request's filters. Any principal but ingest may watch; an opportunity_id
+  // filter outside the caller's scope is kPermissionDenied (as for ListPending).
+  // kUnimplemented without a hub, kUnavailable once the hub stopped.
+  absl::StatusOr<std::shared_ptr<Subscription>> WatchProposals(
+      const CallInfo& call, const v1::WatchProposalsRequest& request);
+
+  // Ends every open watch with kUnavailable and refuses new ones (server shutdown).
+  void StopWatches() {
+    if (hub_ != nullptr) hub_->Stop();
+  }
+
+  ReviewMetrics* metrics() const { return metrics_; }
 
  private:
   // Authenticates; an unauthenticated call is audited.
@@ -58,6 +78,8 @@ class ReviewCore {
 
   ProposalStore& store_;
   const TokenTable& tokens_;
+  ReviewMetrics* const metrics_;
+  WatchHub* const hub_;
 };
 
 }  // namespace autostage::review

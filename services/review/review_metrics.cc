@@ -1,0 +1,185 @@
+#include "services/review/review_metrics.h"
+
+#include <set>
+#include <string>
+#include <utility>
+
+#include "google/protobuf/util/time_util.h"
+
+namespace autostage::review {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+const char* OutcomeName(v1::SubmitOutcome outcome) {
+  switch (outcome) {
+    case v1::SUBMIT_OUTCOME_STORED:
+      return "stored";
+    case v1::SUBMIT_OUTCOME_MERGED:
+      return "merged";
+    case v1::SUBMIT_OUTCOME_DUPLICATE:
+      return "duplicate";
+    case v1::SUBMIT_OUTCOME_STALE:
+      return "stale";
+    case v1::SUBMIT_OUTCOME_INVALID:
+      return "invalid";
+    default:
+      return "unspecified";
+  }
+}
+
+// RPC latency: 0.5 ms .. ~16 s.
+prometheus::Histogram::BucketBoundaries RpcBuckets() {
+  prometheus::Histogram::BucketBoundaries b;
+  for (double v = 0.0005; v < 20; v *= 2) b.push_back(v);
+  return b;
+}
+
+}  // namespace
+
+ReviewMetrics::ReviewMetrics(prometheus::Registry& registry)
+    : received_(BuildCounter()
+                    .Name("autostage_review_proposals_received_total")
+                    .Help("Proposals submitted by ingest (each proposal of each batch)")
+                    .Register(registry)
+                    .Add({})),
+      proposals_(BuildCounter()
+                     .Name("autostage_review_proposals_total")
+                     .Help("Submitted proposals by outcome, and proposals expired")
+                     .Register(registry)),
+      decisions_(BuildCounter()
+                     .Name("autostage_review_decisions_total")
+                     .Help("Confirmations and rejections applied (replays not counted)")
+                     .Register(registry)),
+      decision_delay_(
+          BuildHistogram()
+              .Name("autostage_review_decision_delay_seconds")
+              .Help("Time from a proposal's creation to its confirmation or rejection")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{60, 300, 900, 3600, 4 * 3600,
+                                                               12 * 3600, 86400, 3 * 86400,
+                                                               7 * 86400, 30 * 86400})),
+      rule_decisions_(BuildCounter()
+                          .Name("autostage_review_rule_decisions_total")
+                          .Help("Decided proposals per rule id found in their evidence")
+                          .Register(registry)),
+      pending_(BuildGauge()
+                   .Name("autostage_review_pending_proposals")
+                   .Help("Pending proposals (all scopes), refreshed by the Redis probe")
+                   .Register(registry)
+                   .Add({})),
+      outbox_backlog_(BuildGauge()
+                          .Name("autostage_review_outbox_backlog")
+                          .Help("Stage changes in the outbox not yet published to Kafka")
+                          .Register(registry)
+                          .Add({})),
+      outbox_errors_(BuildCounter()
+                         .Name("autostage_review_outbox_publish_errors_total")
+                         .Help("Failed attempts to publish outbox entries to Kafka")
+                         .Register(registry)
+                         .Add({})),
+      denied_(BuildCounter()
+                  .Name("autostage_review_denied_total")
+                  .Help("Calls refused with PERMISSION_DENIED, by method")
+                  .Register(registry)),
+      unauthenticated_(BuildCounter()
+                           .Name("autostage_review_unauthenticated_total")
+                           .Help("Calls without a valid bearer token, by method")
+                           .Register(registry)),
+      rpc_duration_(BuildHistogram()
+                        .Name("autostage_review_grpc_request_duration_seconds")
+                        .Help("gRPC call latency by method and status code (streams: lifetime)")
+                        .Register(registry)),
+      watchers_dropped_(BuildCounter()
+                            .Name("autostage_review_watchers_dropped_total")
+                            .Help("WatchProposals streams ended for falling behind")
+                            .Register(registry)
+                            .Add({})),
+      redis_up_(BuildGauge()
+                    .Name("autostage_review_redis_up")
+                    .Help("1 when the last Redis probe answered, else 0")
+                    .Register(registry)
+                    .Add({})) {}
+
+void ReviewMetrics::ObserveSubmit(const v1::SubmitProposalsResponse& response) {
+  received_.Increment(response.results_size());
+  for (const v1::SubmitResult& r : response.results()) {
+    proposals_.Add({{"outcome", OutcomeName(r.outcome())}}).Increment();
+  }
+}
+
+void ReviewMetrics::ObserveExpired(int64_t n) {
+  if (n > 0) proposals_.Add({{"outcome", "expired"}}).Increment(static_cast<double>(n));
+}
+
+void ReviewMetrics::ObserveDecision(bool confirm, const v1::ReviewedProposal& decided) {
+  const std::string decision = confirm ? "confirm" : "reject";
+  decisions_.Add({{"decision", decision}, {"to_stage", decided.proposal().to_stage()}}).Increment();
+  if (decided.proposal().has_created_at() && decided.has_decided_at()) {
+    const int64_t ms = google::protobuf::util::TimeUtil::DurationToMilliseconds(
+        decided.decided_at() - decided.proposal().created_at());
+    if (ms >= 0) decision_delay_.Observe(static_cast<double>(ms) / 1000.0);
+  }
+  // Each rule once per proposal, however many pieces of evidence it contributed.
+  std::set<std::string> rules;
+  if (!decided.proposal().rule_id().empty()) rules.insert(decided.proposal().rule_id());
+  for (const v1::Evidence& e : decided.proposal().evidence()) {
+    if (!e.rule_id().empty()) rules.insert(e.rule_id());
+  }
+  for (const std::string& rule : rules) {
+    rule_decisions_.Add({{"rule_id", rule}, {"decision", decision}}).Increment();
+  }
+}
+
+void ReviewMetrics::ObserveDenied(absl::string_view method) {
+  denied_.Add({{"method", std::string(method)}}).Increment();
+}
+
+void ReviewMetrics::ObserveUnauthenticated(absl::string_view method) {
+  unauthenticated_.Add({{"method", std::string(method)}}).Increment();
+}
+
+void ReviewMetrics::ObserveRpc(absl::string_view method, absl::StatusCode code,
+                               absl::Duration latency) {
+  rpc_duration_
+      .Add({{"method", std::string(method)}, {"code", absl::StatusCodeToString(code)}},
+           RpcBuckets())
+      .Observe(absl::ToDoubleSeconds(latency));
+}
+
+void ReviewMetrics::ObserveWatcherDropped() { watchers_dropped_.Increment(); }
+
+void ReviewMetrics::SetPending(int64_t n) { pending_.Set(static_cast<double>(n)); }
+
+void ReviewMetrics::SetRedisUp(bool up) { redis_up_.Set(up ? 1 : 0); }
+
+void ReviewMetrics::SetOutbox(const OutboxStats& stats) {
+  outbox_backlog_.Set(static_cast<double>(stats.backlog));
+  absl::MutexLock lock(&mu_);
+  if (stats.publish_errors > outbox_errors_seen_) {
+    outbox_errors_.Increment(static_cast<double>(stats.publish_errors - outbox_errors_seen_));
+    outbox_errors_seen_ = stats.publish_errors;
+  }
+}
+
+void ReviewMetrics::SetOutboxSource(std::function<OutboxStats()> source) {
+  absl::MutexLock lock(&mu_);
+  outbox_source_ = std::move(source);
+}
+
+absl::Status ReviewMetrics::Refresh(redis::RedisClient& client) {
+  std::function<OutboxStats()> source;
+  {
+    absl::MutexLock lock(&mu_);
+    source = outbox_source_;
+  }
+  if (source) SetOutbox(source());
+  absl::StatusOr<redis::Reply> n = client.Command("ZCARD", kPendingAllKey);
+  if (!n.ok()) return n.status();
+  SetPending(n->integer());
+  return absl::OkStatus();
+}
+
+}  // namespace autostage::review

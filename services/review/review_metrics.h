@@ -1,0 +1,107 @@
+// ReviewMetrics: the review service's Prometheus series (contract C5: prefix autostage_review_,
+// counters end in _total, durations are _seconds histograms), built once on an injected
+// registry that common/metrics' MetricsServer serves.
+//
+//   prometheus::Registry registry;
+//   ReviewMetrics metrics(registry);
+//   ReviewCore core(store, tokens, &metrics, &hub);   // counts submits, decisions, refusals
+//   // the adapter records RPC latency; the health probe refreshes the gauges (MakeRedisProbe)
+//
+// Series (labels are bounded: method names, status codes, pipeline stages, rule ids):
+//   autostage_review_proposals_received_total               proposals submitted
+//   autostage_review_proposals_total{outcome}                stored|merged|duplicate|stale|
+//                                                            invalid|expired
+//   autostage_review_decisions_total{decision,to_stage}      confirm|reject, applied once
+//   autostage_review_decision_delay_seconds                  proposal created_at → decision
+//   autostage_review_rule_decisions_total{rule_id,decision}  per rule in the evidence
+//   autostage_review_pending_proposals                       ZCARD of pending:all
+//   autostage_review_outbox_backlog                          from the outbox publisher
+//   autostage_review_outbox_publish_errors_total             from the outbox publisher
+//   autostage_review_denied_total{method}                    PERMISSION_DENIED (audited)
+//   autostage_review_unauthenticated_total{method}
+//   autostage_review_grpc_request_duration_seconds{method,code}
+//   autostage_review_watchers_dropped_total                  slow WatchProposals clients
+//   autostage_review_redis_up                                1 when the last probe answered
+//
+// Thread safety: all methods are thread-safe (prometheus-cpp metrics are).
+#ifndef AUTOSTAGE_SERVICES_REVIEW_REVIEW_METRICS_H_
+#define AUTOSTAGE_SERVICES_REVIEW_REVIEW_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+#include <functional>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "autostage/v1/review.pb.h"
+#include "common/redis/redis_client.h"
+
+namespace autostage::review {
+
+// What the outbox publisher reports (R1's OutboxPublisher accessors).
+struct OutboxStats {
+  int64_t backlog = 0;
+  int64_t publish_errors = 0;  // since start, monotonic
+};
+
+class ReviewMetrics {
+ public:
+  // `registry` is borrowed and must outlive this object.
+  explicit ReviewMetrics(prometheus::Registry& registry);
+  ReviewMetrics(const ReviewMetrics&) = delete;
+  ReviewMetrics& operator=(const ReviewMetrics&) = delete;
+
+  void ObserveSubmit(const v1::SubmitProposalsResponse& response);
+  void ObserveExpired(int64_t n);
+  // A decision that was applied (not a replay): `decided` as the store returned it.
+  void ObserveDecision(bool confirm, const v1::ReviewedProposal& decided);
+  void ObserveDenied(absl::string_view method);
+  void ObserveUnauthenticated(absl::string_view method);
+  void ObserveRpc(absl::string_view method, absl::StatusCode code, absl::Duration latency);
+  void ObserveWatcherDropped();
+
+  void SetPending(int64_t n);
+  void SetRedisUp(bool up);
+  // Publish errors only move up: a smaller value than seen before is ignored.
+  void SetOutbox(const OutboxStats& stats);
+  // Where Refresh() reads outbox stats from (set by main once the publisher exists).
+  void SetOutboxSource(std::function<OutboxStats()> source);
+
+  // Reads the pending count (ZCARD) with `client` and the outbox source; called by the
+  // periodic Redis probe. Returns the Redis error, if any.
+  absl::Status Refresh(redis::RedisClient& client);
+
+  // The pending:all index key (docs/api.md "Redis keys").
+  static constexpr absl::string_view kPendingAllKey = "autostage:{review}:pending:all";
+
+ private:
+  prometheus::Counter& received_;
+  prometheus::Family<prometheus::Counter>& proposals_;
+  prometheus::Family<prometheus::Counter>& decisions_;
+  prometheus::Histogram& decision_delay_;
+  prometheus::Family<prometheus::Counter>& rule_decisions_;
+  prometheus::Gauge& pending_;
+  prometheus::Gauge& outbox_backlog_;
+  prometheus::Counter& outbox_errors_;
+  prometheus::Family<prometheus::Counter>& denied_;
+  prometheus::Family<prometheus::Counter>& unauthenticated_;
+  prometheus::Family<prometheus::Histogram>& rpc_duration_;
+  prometheus::Counter& watchers_dropped_;
+  prometheus::Gauge& redis_up_;
+
+  absl::Mutex mu_;
+  int64_t outbox_errors_seen_ ABSL_GUARDED_BY(mu_) = 0;
+  std::function<OutboxStats()> outbox_source_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace autostage::review
+
+#endif  // AUTOSTAGE_SERVICES_REVIEW_REVIEW_METRICS_H_
