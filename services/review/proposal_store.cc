@@ -57,9 +57,17 @@ local function read_stages(first)
   for i = 1, n do stages[i] = ARGV[first + i] end
   return stages, first + n + 1
 end
+-- One entry on the updates stream (contract C1) describing proposal `pid` as it is now.
+local function emit_update(ukey, kind, pk, pid, opp)
+  local f = redis.call('HMGET', pk, 'idx_owner', 'idx_team', 'status', 'version', 'to_stage',
+    'sources')
+  redis.call('XADD', ukey, 'MAXLEN', '~', 100000, '*', 'kind', kind, 'proposal_id', pid,
+    'opportunity_id', opp, 'owner_id', f[1] or '', 'team_id', f[2] or '', 'status', f[3] or '',
+    'version', f[4] or '0', 'to_stage', f[5] or '', 'source', f[6] or '')
+end
 )lua";
 
-// KEYS: opportunity, pending, seen, locator.
+// KEYS: opportunity, pending, seen, locator, updates.
 // ARGV: pid opp pipeline to_stage proposal_bytes confidence now_ms cap index_prefix opp_prefix
 //       sources n_stages stage... n_evidence (score bytes)...
 constexpr absl::string_view kSubmitLua = R"lua(
@@ -108,6 +116,7 @@ if existing then
   end
   redis.call('HSET', pk, 'sources', sources, 'updated_ms', now, 'from_stage', o[2])
   redis.call('HSET', KEYS[3], pid, existing)
+  emit_update(KEYS[5], 'merged', pk, existing, opp)
   return {'merged', existing, v, ''}
 end
 local owner, team = o[4] or '', o[5] or ''
@@ -123,13 +132,20 @@ redis.call('HSET', KEYS[4], pid, opp)
 redis.call('ZADD', ip .. 'all', now, pid)
 if owner ~= '' then redis.call('ZADD', ip .. 'owner:' .. owner, now, pid) end
 if team ~= '' then redis.call('ZADD', ip .. 'team:' .. team, now, pid) end
+emit_update(KEYS[5], 'new', pk, pid, opp)
 return {'stored', pid, 1, ''}
 )lua";
 
-// KEYS: opportunity, pending, outbox, audit.
+// KEYS: opportunity, pending, outbox, audit, updates.
 // ARGV: decision pid opp version actor now_ms reason change_id change_bytes expected_owner
 //       expected_team peer index_prefix opp_prefix n_stages stage...
 // Returns {code, message}: OK | REPLAY | NOT_FOUND | ABORTED | FAILED_PRECONDITION.
+//
+// Check order (docs/api.md "Decisions and races"): the same decision again is a replay at any
+// version; a different decision on a decided proposal is ABORTED when the caller's version is
+// not the current one (it lost a race: the winner bumped the version) and FAILED_PRECONDITION
+// when it is (the caller saw the decision and still asks for the other one); superseded and
+// expired proposals are FAILED_PRECONDITION at any version (reloading cannot help).
 constexpr absl::string_view kDecideLua = R"lua(
 local decision, pid, opp, actor, now = ARGV[1], ARGV[2], ARGV[3], ARGV[5], ARGV[6]
 local ip, op = ARGV[13], ARGV[14]
@@ -152,6 +168,7 @@ local function supersede(id, why)
   redis.call('HSET', pk, 'status', 'superseded', 'reason', why, 'decided_at_ms', now)
   redis.call('HINCRBY', pk, 'version', 1)
   audit('superseded', id, why)
+  emit_update(KEYS[5], 'superseded', pk, id, opp)
 end
 local pk = op .. 'proposal:' .. pid
 local p = redis.call('HMGET', pk, 'status', 'version', 'from_stage', 'to_stage', 'decided_by',
@@ -160,6 +177,10 @@ if not p[1] then return {'NOT_FOUND', 'no proposal ' .. pid} end
 local want = (decision == 'confirm') and 'confirmed' or 'rejected'
 if p[1] == want then return {'REPLAY', ''} end
 if p[1] == 'confirmed' or p[1] == 'rejected' then
+  if tonumber(p[2]) ~= tonumber(ARGV[4]) then
+    return {'ABORTED', 'This suggestion was just ' .. p[1] .. ' by ' .. (p[5] or '?') ..
+      ' (version ' .. p[2] .. ', you had ' .. ARGV[4] .. '): reload it.'}
+  end
   return {'FAILED_PRECONDITION', 'This suggestion was already ' .. p[1] .. ' by ' ..
     (p[5] or '?') .. '.'}
 end
@@ -211,14 +232,50 @@ if decision == 'confirm' then
   redis.call('XADD', KEYS[3], '*', 'change_id', ARGV[8], 'opportunity_id', opp, 'proposal_id',
     pid, 'change', ARGV[9])
   audit('confirm', pid, p[3] .. ' -> ' .. p[4])
+  emit_update(KEYS[5], 'decided', pk, pid, opp)
 else
   unindex(pid)
   redis.call('HSET', pk, 'status', 'rejected', 'decided_by', actor, 'decided_at_ms', now,
     'reason', ARGV[7])
   redis.call('HINCRBY', pk, 'version', 1)
   audit('reject', pid, ARGV[7])
+  emit_update(KEYS[5], 'decided', pk, pid, opp)
 end
 return {'OK', ''}
+)lua";
+
+// KEYS: pending:all, locator, audit, updates.
+// ARGV: cutoff_ms batch now_ms index_prefix key_prefix reason.
+// Expires up to `batch` proposals created at or before cutoff_ms (oldest first). Every id it
+// examines leaves pending:all, so repeated calls always make progress. Returns
+// {expired, examined}.
+constexpr absl::string_view kExpireLua = R"lua(
+local ip, kp, now, reason = ARGV[4], ARGV[5], ARGV[3], ARGV[6]
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local expired = 0
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  local opp = redis.call('HGET', KEYS[2], id)
+  if opp then
+    local op = kp .. ':{' .. opp .. '}:'
+    local pk = op .. 'proposal:' .. id
+    local f = redis.call('HMGET', pk, 'status', 'idx_owner', 'idx_team', 'to_stage')
+    if f[2] and f[2] ~= '' then redis.call('ZREM', ip .. 'owner:' .. f[2], id) end
+    if f[3] and f[3] ~= '' then redis.call('ZREM', ip .. 'team:' .. f[3], id) end
+    if f[4] and redis.call('HGET', op .. 'pending', f[4]) == id then
+      redis.call('HDEL', op .. 'pending', f[4])
+    end
+    if f[1] == 'pending' then
+      redis.call('HSET', pk, 'status', 'expired', 'reason', reason, 'decided_at_ms', now)
+      redis.call('HINCRBY', pk, 'version', 1)
+      redis.call('XADD', KEYS[3], '*', 'action', 'expired', 'principal', 'autostage-review',
+        'proposal_id', id, 'opportunity_id', opp, 'detail', reason, 'at_ms', now, 'peer', '')
+      emit_update(KEYS[4], 'expired', pk, id, opp)
+      expired = expired + 1
+    end
+  end
+end
+return {expired, #ids}
 )lua";
 
 // KEYS: opportunity, pending. ARGV: pipeline stage status owner team index_prefix opp_prefix.
@@ -315,10 +372,12 @@ ProposalStore::ProposalStore(redis::RedisPool& pool, Pipelines pipelines, const 
       options_(options),
       submit_script_(WithHelpers(kSubmitLua)),
       decide_script_(WithHelpers(kDecideLua)),
+      expire_script_(WithHelpers(kExpireLua)),
       put_opportunity_script_(std::string(kPutOpportunityLua)) {}
 
 std::string ProposalStore::OutboxKey() { return Key("outbox", kGlobalTag); }
 std::string ProposalStore::AuditKey() { return Key("audit", kGlobalTag); }
+std::string ProposalStore::UpdatesKey() { return Key("updates", kGlobalTag); }
 
 absl::Status ProposalStore::PutOpportunity(const OpportunityState& s) {
   if (s.opportunity_id.empty() || s.pipeline.empty() || s.stage.empty()) {
@@ -406,7 +465,8 @@ absl::StatusOr<v1::SubmitResult> ProposalStore::SubmitOne(redis::RedisClient& cl
   const std::string& opp = p.opportunity_id();
   ASSIGN_OR_RETURN(
       Reply r,
-      submit_script_.Run(client, {OppKey(opp), PendingKey(opp), SeenKey(opp), LocatorKey()}, args));
+      submit_script_.Run(
+          client, {OppKey(opp), PendingKey(opp), SeenKey(opp), LocatorKey(), UpdatesKey()}, args));
   if (r.size() != 4) return absl::InternalError("submit script: unexpected reply");
   const std::string& outcome = r[0].str();
   if (outcome == "stored") {
@@ -629,7 +689,8 @@ absl::StatusOr<v1::ReviewedProposal> ProposalStore::Decide(const DecisionRequest
   args.insert(args.end(), stages->begin(), stages->end());
   ASSIGN_OR_RETURN(
       Reply r,
-      decide_script_.Run(*lease, {OppKey(opp), PendingKey(opp), OutboxKey(), AuditKey()}, args));
+      decide_script_.Run(
+          *lease, {OppKey(opp), PendingKey(opp), OutboxKey(), AuditKey(), UpdatesKey()}, args));
   if (r.size() != 2) return absl::InternalError("decide script: unexpected reply");
   const std::string& code = r[0].str();
   const std::string& message = r[1].str();
@@ -638,6 +699,31 @@ absl::StatusOr<v1::ReviewedProposal> ProposalStore::Decide(const DecisionRequest
   if (code == "ABORTED") return absl::AbortedError(message);
   if (code == "FAILED_PRECONDITION") return absl::FailedPreconditionError(message);
   return absl::InternalError(absl::StrCat("decide script: ", code, " ", message));
+}
+
+absl::StatusOr<int64_t> ProposalStore::ExpirePending(absl::Duration max_age, int batch_size) {
+  if (max_age <= absl::ZeroDuration() || batch_size <= 0) {
+    return absl::InvalidArgumentError("max_age and batch_size must be positive");
+  }
+  const int64_t now = NowMillis();
+  const int64_t cutoff = now - absl::ToInt64Milliseconds(max_age);
+  const int64_t days = absl::ToInt64Hours(max_age) / 24;
+  const std::string reason =
+      days >= 1 ? absl::StrCat("no decision within ", days, days == 1 ? " day" : " days")
+                : absl::StrCat("no decision within ", absl::FormatDuration(max_age));
+  int64_t total = 0;
+  for (;;) {
+    // A lease per batch, so a long expiry run does not hold a connection others need.
+    ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
+    ASSIGN_OR_RETURN(
+        Reply r,
+        expire_script_.Run(*lease, {IndexPrefix() + "all", LocatorKey(), AuditKey(), UpdatesKey()},
+                           {absl::StrCat(cutoff), absl::StrCat(batch_size), absl::StrCat(now),
+                            IndexPrefix(), std::string(redis::kKeyPrefix), reason}));
+    if (r.size() != 2) return absl::InternalError("expire script: unexpected reply");
+    total += r[0].integer();
+    if (r[1].integer() < batch_size) return total;
+  }
 }
 
 absl::Status ProposalStore::Audit(const AuditRecord& a) {

@@ -13,14 +13,20 @@
 //   autostage:{review}:pending:owner:<owner_id>, ...:pending:team:<team_id>   same, scoped
 //   autostage:{review}:outbox          STREAM change_id opportunity_id proposal_id change
 //   autostage:{review}:audit           STREAM action principal proposal_id opportunity_id ...
+//   autostage:{review}:updates         STREAM kind proposal_id opportunity_id owner_id ... (C1)
 // Every change is one Lua script, so the state is consistent after any crash. The {review}
 // keys make the scripts span two hash tags: a single Redis (or a one-shard deployment) only,
 // for now.
 //
+// Every script that creates, merges, decides, supersedes or expires a proposal appends one
+// entry per proposal to the updates stream in the same script (contract C1), so a watcher
+// reading it never sees a change that did not happen, nor misses one that did.
+//
 // Error codes: kUnavailable when Redis is unreachable (retry); kNotFound for an unknown
-// proposal; kAborted for a version or ownership mismatch (reload, decide again);
-// kFailedPrecondition when the decision cannot apply (decided differently, superseded);
-// kInvalidArgument for malformed requests.
+// proposal; kAborted for a version or ownership mismatch (reload, decide again), including
+// the loser of a confirm/reject race; kFailedPrecondition when the decision cannot apply
+// (decided differently at the current version, superseded, expired); kInvalidArgument for
+// malformed requests.
 //
 // Thread safety: all methods are thread-safe (each call leases its own Redis connection).
 #ifndef AUTOSTAGE_SERVICES_REVIEW_PROPOSAL_STORE_H_
@@ -124,9 +130,19 @@ class ProposalStore {
 
   absl::Status Audit(const AuditRecord& record);
 
+  // Expires every pending proposal created at or before Now() - max_age (the injected
+  // clock): status `expired`, version bumped, removed from every pending index and from the
+  // opportunity's pending hash, one audit entry (action=expired) and one updates entry each.
+  // Runs in Lua batches of `batch_size` (each atomic, each its own connection lease) until no
+  // candidate is left. Returns how many proposals were expired; on error some batches may
+  // have applied (calling again is safe). kInvalidArgument for non-positive arguments.
+  absl::StatusOr<int64_t> ExpirePending(absl::Duration max_age, int batch_size = 500);
+
   // Key names, for tests and the outbox publisher.
   static std::string OutboxKey();
   static std::string AuditKey();
+  // The updates stream of contract C1 (read by the WatchProposals hub).
+  static std::string UpdatesKey();
 
  private:
   absl::StatusOr<v1::SubmitResult> SubmitOne(redis::RedisClient& client,
@@ -142,6 +158,7 @@ class ProposalStore {
   const StoreOptions options_;
   const redis::Script submit_script_;
   const redis::Script decide_script_;
+  const redis::Script expire_script_;
   const redis::Script put_opportunity_script_;
 };
 

@@ -330,9 +330,14 @@ TEST_F(ProposalStoreTest, ReplayedDecisionReturnsTheSameResultAndPublishesOnce) 
 TEST_F(ProposalStoreTest, ADifferentDecisionOnADecidedProposalFails) {
   SubmitOne(MakeProposal("p1", "opp-1", "proposal", "e1", 1));
   ASSERT_TRUE(store_->Decide(Confirm("p1", 1)).ok());
-  absl::Status reject = store_->Decide(Reject("p1", 1)).status();
+  // At the current version (2 after the confirmation): the caller saw the decision.
+  absl::Status reject = store_->Decide(Reject("p1", 2)).status();
   EXPECT_TRUE(absl::IsFailedPrecondition(reject)) << reject;
   EXPECT_THAT(reject.message(), HasSubstr("already confirmed by alice"));
+  // At the version the confirmation used: the caller lost a race, reload.
+  absl::Status late = store_->Decide(Reject("p1", 1)).status();
+  EXPECT_TRUE(absl::IsAborted(late)) << late;
+  EXPECT_THAT(late.message(), HasSubstr("just confirmed by alice"));
 
   SubmitOne(MakeProposal("p2", "opp-1", "contract", "e2", 2));
   ASSERT_TRUE(store_->Decide(Reject("p2", 1)).ok());
@@ -439,8 +444,9 @@ TEST_F(ProposalStoreTest, ConcurrentConfirmAndRejectExactlyOneWins) {
     a.join();
     b.join();
     ASSERT_NE(confirm.ok(), reject.ok()) << confirm << " / " << reject;
+    // Scenario 12: the loser is always ABORTED, whichever step it lost at.
     const absl::Status& loser = confirm.ok() ? reject : confirm;
-    EXPECT_TRUE(absl::IsFailedPrecondition(loser) || absl::IsAborted(loser)) << loser;
+    EXPECT_TRUE(absl::IsAborted(loser)) << loser;
     absl::StatusOr<v1::ReviewedProposal> got = store_->Get(id);
     ASSERT_TRUE(got.ok());
     EXPECT_EQ(got->status(),
@@ -457,6 +463,130 @@ TEST_F(ProposalStoreTest, ConcurrentConfirmAndRejectExactlyOneWins) {
   }
   EXPECT_EQ(CountAudit("confirm"), confirms_won);
   EXPECT_EQ(CountAudit("reject"), kRounds - confirms_won);
+}
+
+TEST_F(ProposalStoreTest, RepeatedDecisionsAfterARaceKeepTheirAnswers) {
+  SubmitOne(MakeProposal("p1", "opp-1", "proposal", "e1", 1));
+  ASSERT_TRUE(store_->Decide(Reject("p1", 1)).ok());
+  // The loser retries with its old version: still ABORTED, never applied.
+  EXPECT_TRUE(absl::IsAborted(store_->Decide(Confirm("p1", 1)).status()));
+  EXPECT_TRUE(absl::IsAborted(store_->Decide(Confirm("p1", 1)).status()));
+  // The winner's replay at the old version is still the same answer.
+  absl::StatusOr<v1::ReviewedProposal> replay = store_->Decide(Reject("p1", 1));
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ(replay->status(), v1::PROPOSAL_STATUS_REJECTED);
+  EXPECT_EQ(replay->version(), 2);
+  EXPECT_TRUE(Stream(ProposalStore::OutboxKey()).empty());
+  EXPECT_EQ(store_->GetOpportunity("opp-1")->stage, "prospecting");
+}
+
+// Contract C1: one updates entry per change, written by the same script as the change.
+TEST_F(ProposalStoreTest, EveryChangeAppendsOneUpdatesEntry) {
+  SubmitOne(MakeProposal("p1", "opp-1", "proposal", "e1", 1, "email"));
+  SubmitOne(MakeProposal("p2", "opp-1", "proposal", "e2", 2, "call"));  // merged into p1
+  SubmitOne(MakeProposal("p2", "opp-1", "proposal", "e2", 2, "call"));  // duplicate: no entry
+  SubmitOne(MakeProposal("n1", "opp-1", "needs_analysis", "e3", 3));    // superseded below
+  SubmitOne(MakeProposal("s1", "opp-1", "prospecting", "e4", 4));       // stale: no entry
+  ASSERT_TRUE(store_->Decide(Confirm("p1", 2)).ok());
+  ASSERT_TRUE(store_->Decide(Confirm("p1", 2)).ok());  // replay: no entry
+  SubmitOne(MakeProposal("r1", "opp-1", "contract", "e5", 5));
+  ASSERT_TRUE(store_->Decide(Reject("r1", 1)).ok());
+  EXPECT_TRUE(absl::IsAborted(store_->Decide(Confirm("r1", 1)).status()));  // refused: no entry
+
+  struct Want {
+    std::string kind, id, status, version, to_stage, source;
+  };
+  const std::vector<Want> want = {
+      {"new", "p1", "pending", "1", "proposal", "email"},
+      {"merged", "p1", "pending", "2", "proposal", "email,call"},
+      {"new", "n1", "pending", "1", "needs_analysis", "email"},
+      {"superseded", "n1", "superseded", "2", "needs_analysis", "email"},
+      {"decided", "p1", "confirmed", "3", "proposal", "email,call"},
+      {"new", "r1", "pending", "1", "contract", "email"},
+      {"decided", "r1", "rejected", "2", "contract", "email"},
+  };
+  const std::vector<redis::Reply> updates = Stream(ProposalStore::UpdatesKey());
+  ASSERT_EQ(updates.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(Field(updates[i], "kind"), want[i].kind);
+    EXPECT_EQ(Field(updates[i], "proposal_id"), want[i].id);
+    EXPECT_EQ(Field(updates[i], "opportunity_id"), "opp-1");
+    EXPECT_EQ(Field(updates[i], "owner_id"), "alice");
+    EXPECT_EQ(Field(updates[i], "team_id"), "east");
+    EXPECT_EQ(Field(updates[i], "status"), want[i].status);
+    EXPECT_EQ(Field(updates[i], "version"), want[i].version);
+    EXPECT_EQ(Field(updates[i], "to_stage"), want[i].to_stage);
+    EXPECT_EQ(Field(updates[i], "source"), want[i].source);
+  }
+  EXPECT_EQ(ProposalStore::UpdatesKey(), "autostage:{review}:updates");
+}
+
+TEST_F(ProposalStoreTest, ExpiryRemovesOldPendingProposalsEverywhere) {
+  ASSERT_TRUE(store_->PutOpportunity(Opp("opp-2", "prospecting", "bob")).ok());
+  SubmitOne(MakeProposal("old1", "opp-1", "proposal", "e1", 1));
+  SubmitOne(MakeProposal("old2", "opp-2", "negotiation", "e2", 2));
+  SubmitOne(MakeProposal("done", "opp-1", "contract", "e3", 3));
+  ASSERT_TRUE(store_->Decide(Reject("done", 1)).ok());
+  clock_.Advance(absl::Hours(24 * 10));
+  SubmitOne(MakeProposal("young", "opp-2", "contract", "e4", 4));
+  // Merging new evidence does not make a proposal younger: age counts from creation.
+  SubmitOne(MakeProposal("old1b", "opp-1", "proposal", "e5", 5));
+
+  clock_.Advance(absl::Hours(24 * 4) - absl::Milliseconds(1));
+  absl::StatusOr<int64_t> none = store_->ExpirePending(absl::Hours(24 * 14));
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(*none, 0);
+  clock_.Advance(absl::Milliseconds(1));
+  absl::StatusOr<int64_t> expired = store_->ExpirePending(absl::Hours(24 * 14));
+  ASSERT_TRUE(expired.ok()) << expired.status();
+  EXPECT_EQ(*expired, 2);
+
+  EXPECT_EQ(PendingIds(), std::vector<std::string>{"young"});
+  EXPECT_TRUE(PendingIds({ListScope::Kind::kOwner, "alice"}).empty());
+  EXPECT_EQ(PendingIds({ListScope::Kind::kOwner, "bob"}), std::vector<std::string>{"young"});
+  EXPECT_EQ(PendingIds({ListScope::Kind::kTeam, "east"}), std::vector<std::string>{"young"});
+  v1::ListPendingRequest by_opp;
+  by_opp.set_opportunity_id("opp-1");
+  EXPECT_EQ(store_->ListPending(by_opp, {})->proposals_size(), 0);
+  for (const std::string id : {"old1", "old2"}) {
+    absl::StatusOr<v1::ReviewedProposal> p = store_->Get(id);
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ(p->status(), v1::PROPOSAL_STATUS_EXPIRED);
+    EXPECT_EQ(p->reason(), "no decision within 14 days");
+    absl::Status late = store_->Decide(Confirm(id, p->version())).status();
+    EXPECT_TRUE(absl::IsFailedPrecondition(late)) << late;
+  }
+  EXPECT_EQ(store_->Get("done")->status(), v1::PROPOSAL_STATUS_REJECTED);
+  EXPECT_EQ(CountAudit("expired"), 2);
+  int expired_updates = 0;
+  for (const redis::Reply& e : Stream(ProposalStore::UpdatesKey())) {
+    if (Field(e, "kind") != "expired") continue;
+    ++expired_updates;
+    EXPECT_EQ(Field(e, "status"), "expired");
+  }
+  EXPECT_EQ(expired_updates, 2);
+  // The stage is free again: new evidence opens a new pending proposal.
+  EXPECT_EQ(SubmitOne(MakeProposal("fresh", "opp-1", "proposal", "e6", 6)).outcome(),
+            v1::SUBMIT_OUTCOME_STORED);
+  // Nothing left to expire; a second run changes nothing.
+  EXPECT_EQ(*store_->ExpirePending(absl::Hours(24 * 14)), 0);
+  EXPECT_TRUE(absl::IsInvalidArgument(store_->ExpirePending(absl::ZeroDuration()).status()));
+}
+
+TEST_F(ProposalStoreTest, ExpiryWorksInBatches) {
+  constexpr int kCount = 23;
+  for (int i = 0; i < kCount; ++i) {
+    const std::string opp = "opp-b" + std::to_string(i);
+    ASSERT_TRUE(store_->PutOpportunity(Opp(opp, "prospecting")).ok());
+    SubmitOne(MakeProposal("b" + std::to_string(i), opp, "proposal", "e", 1));
+  }
+  clock_.Advance(absl::Hours(2));
+  absl::StatusOr<int64_t> expired = store_->ExpirePending(absl::Hours(1), /*batch_size=*/5);
+  ASSERT_TRUE(expired.ok()) << expired.status();
+  EXPECT_EQ(*expired, kCount);
+  EXPECT_TRUE(PendingIds().empty());
+  EXPECT_EQ(store_->Get("b0")->reason(), "no decision within 1h");
 }
 
 }  // namespace
