@@ -16,6 +16,7 @@
 #include "common/event/decode.h"
 #include "common/rules/config.h"
 #include "common/rules/engine.h"
+#include "common/rules/internal/dev_corpus.h"
 #include "common/rules/resolver.h"
 #include "common/rules/rule_set.h"
 #include "common/text/extract.h"
@@ -28,16 +29,6 @@ namespace {
 std::string SourceDir() {
   const char* env = std::getenv("AUTOSTAGE_SOURCE_DIR");
   return env != nullptr ? env : AUTOSTAGE_DEFAULT_SOURCE_DIR;
-}
-
-std::vector<std::string> Lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
 }
 
 long RssKb(const char* field) {
@@ -63,8 +54,8 @@ struct Fixture {
   static Fixture& Get() {
     static Fixture* fixture = [] {
       auto* f = new Fixture();
-      const std::string corpus = SourceDir() + "/../shared/corpus/dev";
-      f->event_lines = Lines(corpus + "/events.jsonl");
+      const std::string corpus = testing::DevCorpusDir(SourceDir());
+      f->event_lines = testing::JsonLines(corpus + "/events.jsonl");
       for (const std::string& line : f->event_lines) {
         auto e = event::DecodeEvent(line, event::Encoding::kJson);
         if (e.ok()) f->events.push_back(*e);
@@ -135,6 +126,9 @@ RulesConfig Generated(const RulesConfig& base, int n) {
   return config;
 }
 
+// With `decode`, each pass decodes the JSON lines too (the "decode → ... → judge");
+// without, it processes the events decoded once up front (Engine::Process alone: resolve →
+// extract → normalize → match → guards → judge). Either way the bytes are the JSON lines'.
 void RunFullPath(benchmark::State& state, const std::shared_ptr<const RuleSet>& rules) {
   Fixture& f = Fixture::Get();
   auto engine = Engine::Create(rules, *f.guards);
@@ -142,24 +136,34 @@ void RunFullPath(benchmark::State& state, const std::shared_ptr<const RuleSet>& 
     state.SkipWithError(std::string(engine.status().message()).c_str());
     return;
   }
+  const bool decode = state.range(0) != 0;
   size_t bytes = 0;
   for (const std::string& line : f.event_lines) bytes += line.size();
   int64_t proposals = 0;
   for (auto _ : state) {
-    for (const std::string& line : f.event_lines) {
-      auto event = event::DecodeEvent(line, event::Encoding::kJson);
-      if (!event.ok()) continue;
-      auto decision = (*engine)->Process(*event, *f.resolver);
-      if (decision.ok() && decision->proposal) ++proposals;
-      benchmark::DoNotOptimize(decision);
+    if (decode) {
+      for (const std::string& line : f.event_lines) {
+        auto event = event::DecodeEvent(line, event::Encoding::kJson);
+        if (!event.ok()) continue;
+        auto decision = (*engine)->Process(*event, *f.resolver);
+        if (decision.ok() && decision->proposal) ++proposals;
+        benchmark::DoNotOptimize(decision);
+      }
+    } else {
+      for (const v1::Event& event : f.events) {
+        auto decision = (*engine)->Process(event, *f.resolver);
+        if (decision.ok() && decision->proposal) ++proposals;
+        benchmark::DoNotOptimize(decision);
+      }
     }
   }
   state.SetBytesProcessed(static_cast<int64_t>(bytes) * state.iterations());
+  state.SetLabel(decode ? "decode included" : "decode excluded");
   state.counters["proposals_per_pass"] =
       static_cast<double>(proposals) / static_cast<double>(state.iterations());
 }
 
-// decode → resolve → extract → normalize → match → judge, default packs.
+// [decode →] resolve → extract → normalize → match → guards → judge, default packs.
 void BM_FullPathDefaultPacks(benchmark::State& state) {
   Fixture& f = Fixture::Get();
   if (!f.ok) {
@@ -173,7 +177,11 @@ void BM_FullPathDefaultPacks(benchmark::State& state) {
   }
   RunFullPath(state, *rules);
 }
-BENCHMARK(BM_FullPathDefaultPacks)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FullPathDefaultPacks)
+    ->ArgName("decode")
+    ->Arg(0)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond);
 
 // The stages before matching, cumulatively, to see where the full path spends its time.
 void BM_StagesBeforeMatching(benchmark::State& state) {
@@ -278,7 +286,7 @@ void BM_FullPath10kRules(benchmark::State& state) {
   RunFullPath(state, *rules);
   state.counters["rss_mb"] = static_cast<double>(RssKb("VmRSS:")) / 1024.0;
 }
-BENCHMARK(BM_FullPath10kRules)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FullPath10kRules)->ArgName("decode")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace autostage::rules

@@ -9,13 +9,14 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/event/decode.h"
 #include "common/rules/config.h"
+#include "common/rules/internal/dev_corpus.h"
 #include "common/rules/resolver.h"
 #include "common/rules/rule_set.h"
 #include "common/text/guards.h"
@@ -29,19 +30,10 @@ std::string SourceDir() {
   return env != nullptr ? env : "";
 }
 
-std::vector<std::string> Lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(line);
-  }
-  return out;
-}
-
 std::string Describe(const Decision& d) {
-  std::string out = d.event_id + " " + d.opportunity_id + " " + d.reason;
-  if (d.proposal) out += "\n" + d.proposal->DebugString();
+  // StrCat, not operator+: GCC 12 at -O3 reports a false -Wrestrict on chained string +.
+  std::string out = absl::StrCat(d.event_id, " ", d.opportunity_id, " ", d.reason);
+  if (d.proposal) absl::StrAppend(&out, "\n", d.proposal->DebugString());
   return out;
 }
 
@@ -70,7 +62,7 @@ Counts ExpectSameDecisions(RulesConfig config, const std::string& opportunities,
   auto engine = Engine::Create(*rules, **guards);
   EXPECT_TRUE(engine.ok()) << engine.status();
   if (!engine.ok()) return counts;
-  for (const std::string& line : Lines(events)) {
+  for (const std::string& line : testing::JsonLines(events)) {
     auto event = event::DecodeEvent(line, event::Encoding::kJson);
     if (!event.ok()) continue;
     auto staged = (*engine)->Process(*event, *resolver);
@@ -91,7 +83,7 @@ class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (SourceDir().empty()) GTEST_SKIP() << "AUTOSTAGE_SOURCE_DIR not set";
-    corpus_ = SourceDir() + "/../shared/corpus/dev";
+    corpus_ = testing::DevCorpusDir(SourceDir());
     if (!std::filesystem::exists(corpus_ + "/events.jsonl")) {
       GTEST_SKIP() << "dev corpus not found at " << corpus_;
     }
