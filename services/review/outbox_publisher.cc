@@ -126,8 +126,8 @@ void OutboxPublisher::Stop(absl::Duration flush_timeout) {
   if (thread_.joinable()) thread_.join();
 }
 
-OutboxStats OutboxPublisher::stats() const {
-  OutboxStats s;
+OutboxPublisherStats OutboxPublisher::stats() const {
+  OutboxPublisherStats s;
   s.published_total = published_.load();
   s.publish_errors_total = publish_errors_.load();
   s.redis_errors_total = redis_errors_.load();

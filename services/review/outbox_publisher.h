@@ -80,8 +80,8 @@ struct OutboxPublisherOptions {
   absl::Duration retry_backoff = absl::Seconds(1);
 };
 
-// Counters for metrics (R2/R3 export them as autostage_review_outbox_*).
-struct OutboxStats {
+// Counters for metrics (main maps backlog/publish_errors_total onto ReviewMetrics' OutboxStats).
+struct OutboxPublisherStats {
   int64_t published_total = 0;       // acknowledged by the broker (then XACKed)
   int64_t publish_errors_total = 0;  // deliveries that failed; the entries are retried
   int64_t redis_errors_total = 0;    // failed Redis calls (the loop backs off and retries)
@@ -112,7 +112,7 @@ class OutboxPublisher {
   // is in flight, acknowledges those in Redis, and joins the thread. Idempotent.
   void Stop(absl::Duration flush_timeout);
 
-  OutboxStats stats() const;
+  OutboxPublisherStats stats() const;
   const OutboxPublisherOptions& options() const { return options_; }
 
   // The dead-letter stream for unparsable outbox entries.
