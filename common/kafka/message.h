@@ -44,6 +44,8 @@ class Message {
   absl::string_view key() const;
   bool has_key() const { return message_->key != nullptr; }
   absl::string_view payload() const;
+  // False for a null value (a tombstone on a compacted topic), true for any value, even empty.
+  bool has_payload() const { return message_->payload != nullptr; }
   // Milliseconds since the epoch, or nullopt when the broker sent none.
   std::optional<int64_t> timestamp_ms() const;
 

@@ -28,6 +28,27 @@ std::string LowerAscii(std::string_view s) {
   return out;
 }
 
+std::vector<std::string> OpportunityContactKeys(const v1::Opportunity& o) {
+  std::vector<std::string> keys;
+  for (const std::string& e : o.contacts().emails()) keys.push_back("e:" + LowerAscii(e));
+  for (const std::string& p : o.contacts().phones()) keys.push_back("p:" + NormalizePhone(p));
+  for (const std::string& c : o.contacts().chat_ids()) keys.push_back("c:" + c);
+  return keys;
+}
+
+std::vector<std::string> ParticipantContactKeys(const v1::Event& event) {
+  std::vector<std::string> keys;
+  auto add = [&](const v1::Party& party) {
+    if (!party.email().empty()) keys.push_back("e:" + LowerAscii(party.email()));
+    if (!party.phone().empty()) keys.push_back("p:" + NormalizePhone(party.phone()));
+    if (!party.chat_id().empty()) keys.push_back("c:" + party.chat_id());
+  };
+  add(event.from());
+  for (const v1::Party& p : event.to()) add(p);
+  for (const v1::Party& p : event.cc()) add(p);
+  return keys;
+}
+
 SnapshotResolver::SnapshotResolver(std::vector<v1::Opportunity> snapshots) {
   for (v1::Opportunity& o : snapshots) {
     std::string id = o.opportunity_id();
@@ -35,13 +56,10 @@ SnapshotResolver::SnapshotResolver(std::vector<v1::Opportunity> snapshots) {
   }
   for (const auto& [id, o] : by_id_) {
     if (o.status() != "open") continue;
-    auto add = [&](std::string key) {
+    for (const std::string& key : OpportunityContactKeys(o)) {
       auto& ids = by_contact_[key];
       if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
-    };
-    for (const std::string& e : o.contacts().emails()) add("e:" + LowerAscii(e));
-    for (const std::string& p : o.contacts().phones()) add("p:" + NormalizePhone(p));
-    for (const std::string& c : o.contacts().chat_ids()) add("c:" + c);
+    }
   }
 }
 
@@ -52,19 +70,10 @@ Resolution SnapshotResolver::Resolve(const v1::Event& event) const {
     return {it->second, ""};
   }
   std::set<std::string> matches;
-  auto look = [&](const v1::Party& party) {
-    std::vector<std::string> keys;
-    if (!party.email().empty()) keys.push_back("e:" + LowerAscii(party.email()));
-    if (!party.phone().empty()) keys.push_back("p:" + NormalizePhone(party.phone()));
-    if (!party.chat_id().empty()) keys.push_back("c:" + party.chat_id());
-    for (const std::string& key : keys) {
-      auto it = by_contact_.find(key);
-      if (it != by_contact_.end()) matches.insert(it->second.begin(), it->second.end());
-    }
-  };
-  look(event.from());
-  for (const v1::Party& p : event.to()) look(p);
-  for (const v1::Party& p : event.cc()) look(p);
+  for (const std::string& key : ParticipantContactKeys(event)) {
+    auto it = by_contact_.find(key);
+    if (it != by_contact_.end()) matches.insert(it->second.begin(), it->second.end());
+  }
   if (matches.empty()) return {std::nullopt, "unresolved"};
   if (matches.size() > 1) return {std::nullopt, "ambiguous_opportunity"};
   return {by_id_.at(*matches.begin()), ""};

@@ -39,6 +39,14 @@ class OpportunityResolver {
 std::string NormalizePhone(std::string_view phone);
 std::string LowerAscii(std::string_view s);
 
+// Contact keys, the one definition of "same contact" shared by SnapshotResolver and the
+// Redis-backed resolver (common/crmstate): "e:" + LowerAscii(email), "p:" +
+// NormalizePhone(phone), "c:" + chat id (exact).
+// Every contact of the snapshot, whatever its status (callers index open ones only).
+std::vector<std::string> OpportunityContactKeys(const v1::Opportunity& opportunity);
+// Every participant of the event (`from`, then `to`, then `cc`); empty fields give no key.
+std::vector<std::string> ParticipantContactKeys(const v1::Event& event);
+
 class SnapshotResolver : public OpportunityResolver {
  public:
   // Later snapshots of the same opportunity_id replace earlier ones.
