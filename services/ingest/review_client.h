@@ -187,7 +187,7 @@ class ProposalBatcher {
 
   // The client's availability (see ReviewClient::Available).
   bool Available() const { return client_.Available(); }
-  // Proposals accepted by Submit whose callback has not run yet (queued + in flight).
+  // Proposals accepted by Submit whose callback has not returned yet (queued + in flight).
   size_t InFlight() const;
   // Proposals queued, not yet in a batch being sent.
   size_t Queued() const;
