@@ -156,7 +156,7 @@ void ReviewMetrics::SetPending(int64_t n) { pending_.Set(static_cast<double>(n))
 void ReviewMetrics::SetRedisUp(bool up) { redis_up_.Set(up ? 1 : 0); }
 
 void ReviewMetrics::SetOutbox(const OutboxStats& stats) {
-  outbox_backlog_.Set(static_cast<double>(stats.backlog));
+  if (stats.backlog >= 0) outbox_backlog_.Set(static_cast<double>(stats.backlog));
   absl::MutexLock lock(&mu_);
   if (stats.publish_errors > outbox_errors_seen_) {
     outbox_errors_.Increment(static_cast<double>(stats.publish_errors - outbox_errors_seen_));

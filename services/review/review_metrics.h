@@ -48,7 +48,7 @@ namespace autostage::review {
 
 // What the outbox publisher reports (R1's OutboxPublisher accessors).
 struct OutboxStats {
-  int64_t backlog = 0;
+  int64_t backlog = -1;        // -1: unknown (the gauge keeps its last value)
   int64_t publish_errors = 0;  // since start, monotonic
 };
 
