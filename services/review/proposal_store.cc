@@ -278,27 +278,8 @@ end
 return {expired, #ids}
 )lua";
 
-// KEYS: opportunity, pending. ARGV: pipeline stage status owner team index_prefix opp_prefix.
-constexpr absl::string_view kPutOpportunityLua = R"lua(
-local old = redis.call('HMGET', KEYS[1], 'owner_id', 'team_id')
-redis.call('HSET', KEYS[1], 'pipeline', ARGV[1], 'stage', ARGV[2], 'status', ARGV[3],
-  'owner_id', ARGV[4], 'team_id', ARGV[5])
-local ip, op = ARGV[6], ARGV[7]
-if (old[1] or '') ~= ARGV[4] or (old[2] or '') ~= ARGV[5] then
-  local pend = redis.call('HGETALL', KEYS[2])
-  for i = 2, #pend, 2 do
-    local id = pend[i]
-    local pk = op .. 'proposal:' .. id
-    local f = redis.call('HMGET', pk, 'idx_owner', 'idx_team', 'created_ms')
-    if f[1] and f[1] ~= '' then redis.call('ZREM', ip .. 'owner:' .. f[1], id) end
-    if f[2] and f[2] ~= '' then redis.call('ZREM', ip .. 'team:' .. f[2], id) end
-    if ARGV[4] ~= '' then redis.call('ZADD', ip .. 'owner:' .. ARGV[4], f[3], id) end
-    if ARGV[5] ~= '' then redis.call('ZADD', ip .. 'team:' .. ARGV[5], f[3], id) end
-    redis.call('HSET', pk, 'idx_owner', ARGV[4], 'idx_team', ARGV[5])
-  end
-end
-return 1
-)lua";
+// The opportunity state and its owner/team moves of pending proposals live in common/crmstate
+// (contract C2); PutOpportunity/GetOpportunity delegate to it.
 
 std::string WithHelpers(absl::string_view body) { return absl::StrCat(kLuaHelpers, body); }
 
@@ -373,7 +354,7 @@ ProposalStore::ProposalStore(redis::RedisPool& pool, Pipelines pipelines, const 
       submit_script_(WithHelpers(kSubmitLua)),
       decide_script_(WithHelpers(kDecideLua)),
       expire_script_(WithHelpers(kExpireLua)),
-      put_opportunity_script_(std::string(kPutOpportunityLua)) {}
+      opportunities_(pool, crmstate::StoreOptions{.pool_wait = options.pool_wait}) {}
 
 std::string ProposalStore::OutboxKey() { return Key("outbox", kGlobalTag); }
 std::string ProposalStore::AuditKey() { return Key("audit", kGlobalTag); }
@@ -383,29 +364,26 @@ absl::Status ProposalStore::PutOpportunity(const OpportunityState& s) {
   if (s.opportunity_id.empty() || s.pipeline.empty() || s.stage.empty()) {
     return absl::InvalidArgumentError("opportunity_id, pipeline and stage are required");
   }
-  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
-  return put_opportunity_script_
-      .Run(*lease, {OppKey(s.opportunity_id), PendingKey(s.opportunity_id)},
-           {s.pipeline, s.stage, s.status, s.owner_id, s.team_id, IndexPrefix(),
-            OppPrefix(s.opportunity_id)})
-      .status();
+  v1::Opportunity o;
+  o.set_opportunity_id(s.opportunity_id);
+  o.set_pipeline(s.pipeline);
+  o.set_stage(s.stage);
+  o.set_status(s.status);
+  o.set_owner_id(s.owner_id);
+  o.set_team_id(s.team_id);
+  // Unconditional: an administrative write, not a CRM snapshot with an updated_at to order by.
+  return opportunities_.Put(o);
 }
 
 absl::StatusOr<OpportunityState> ProposalStore::GetOpportunity(absl::string_view id) {
-  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
-  ASSIGN_OR_RETURN(Reply r, lease->Command("HMGET", OppKey(id), "pipeline", "stage", "status",
-                                           "owner_id", "team_id"));
-  if (r.size() != 5 || r[0].is_nil()) {
-    return absl::NotFoundError(absl::StrCat("unknown opportunity ", id));
-  }
-  OpportunityState s;
-  s.opportunity_id = std::string(id);
-  s.pipeline = r[0].str();
-  s.stage = r[1].str();
-  s.status = r[2].is_nil() ? "open" : r[2].str();
-  s.owner_id = r[3].str();
-  s.team_id = r[4].str();
-  return s;
+  ASSIGN_OR_RETURN(crmstate::StoredOpportunity stored, opportunities_.Get(id));
+  const v1::Opportunity& o = stored.opportunity;
+  return OpportunityState{.opportunity_id = o.opportunity_id(),
+                          .pipeline = o.pipeline(),
+                          .stage = o.stage(),
+                          .status = o.status(),
+                          .owner_id = o.owner_id(),
+                          .team_id = o.team_id()};
 }
 
 absl::StatusOr<v1::SubmitProposalsResponse> ProposalStore::Submit(

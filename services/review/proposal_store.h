@@ -41,6 +41,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "autostage/v1/review.pb.h"
+#include "common/crmstate/opportunity_state_store.h"
 #include "common/redis/redis_pool.h"
 #include "common/redis/script.h"
 #include "services/review/auth.h"
@@ -104,8 +105,10 @@ class ProposalStore {
   ProposalStore(redis::RedisPool& pool, Pipelines pipelines, const Clock& clock,
                 StoreOptions options = {});
 
-  // Writes the opportunity state (ingest's job; tests use it too). When owner or team change,
-  // the opportunity's pending proposals move to the new owner/team indexes in the same script.
+  // Writes the opportunity state unconditionally (tests and tools; ingest writes CRM snapshots
+  // through crmstate::OpportunityStateStore::Apply). Delegates to OpportunityStateStore::Put:
+  // when owner or team change, the pending proposals move to the new owner/team indexes in the
+  // same script.
   absl::Status PutOpportunity(const OpportunityState& state);
   // NotFound if review has no state for it.
   absl::StatusOr<OpportunityState> GetOpportunity(absl::string_view opportunity_id);
@@ -159,7 +162,7 @@ class ProposalStore {
   const redis::Script submit_script_;
   const redis::Script decide_script_;
   const redis::Script expire_script_;
-  const redis::Script put_opportunity_script_;
+  crmstate::OpportunityStateStore opportunities_;
 };
 
 }  // namespace autostage::review
