@@ -24,3 +24,20 @@ if(TARGET autostage_ingest_client AND TARGET autostage_crmstate)
          autostage_event autostage_kafka autostage_log autostage_metrics autostage_status
          absl::status absl::statusor absl::strings absl::time absl::synchronization)
 endif()
+
+if(TARGET autostage_ingest AND TARGET autostage_ingest_state)
+  add_executable(autostage-ingest main.cc)
+  target_compile_options(autostage-ingest PRIVATE ${AUTOSTAGE_WARNINGS})
+  target_link_libraries(autostage-ingest PRIVATE autostage_ingest autostage_ingest_state
+    autostage_metrics autostage_normalize autostage_extract prometheus-cpp::core CLI11::CLI11)
+endif()
+
+if(TARGET autostage_ingest AND TARGET autostage_ingest_state AND TARGET autostage_testing
+   AND TARGET autostage_review)
+  autostage_test(ingest_service_kafkatest
+    SOURCES ingest_service_kafkatest.cc
+    DEPS autostage_ingest autostage_ingest_state autostage_review autostage_testing
+         autostage_normalize autostage_extract prometheus-cpp::core
+    LABELS kafka redis
+    TIMEOUT 600)
+endif()
