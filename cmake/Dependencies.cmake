@@ -13,6 +13,7 @@ find_package(GTest REQUIRED)
 find_package(ICU REQUIRED COMPONENTS uc i18n data)
 find_package(CLI11 QUIET)
 find_package(benchmark QUIET)
+find_package(rapidcheck QUIET)  # target rapidcheck (librapidcheck-dev): property tests
 pkg_check_modules(VECTORSCAN REQUIRED IMPORTED_TARGET libhs)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/redis/key.h"
 #include "common/redis/reply.h"
 #include "common/status/status_macros.h"
@@ -366,9 +367,19 @@ void OutboxPublisher::Loop() {
       Backoff(options_.retry_backoff);
     }
   }
-  // Flush: acknowledge what the broker already has, once (the deadline has passed or the
-  // loop was idle); whatever fails here is published again by the next instance.
-  if (!to_ack.empty() && !Acknowledge(to_ack).ok()) ++redis_errors_;
+  // Flush: acknowledge what the broker already has, retrying until the stop deadline (Redis
+  // may be restarting); whatever is still unacknowledged then is published again later.
+  while (!to_ack.empty()) {
+    if (Acknowledge(to_ack).ok()) break;
+    ++redis_errors_;
+    absl::Time deadline;
+    {
+      absl::MutexLock lock(&mu_);
+      deadline = stop_deadline_;
+    }
+    if (absl::Now() + absl::Milliseconds(50) >= deadline) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   RefreshBacklog();
 }
 
