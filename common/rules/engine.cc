@@ -54,17 +54,21 @@ std::string Snippet(std::string_view text, size_t begin, size_t end, size_t cont
     ++n;
   }
   std::string out;
+  out.reserve(to - from + 8);
   if (from > 0) out += "…";
-  bool space = false;
-  for (size_t i = from; i < to; ++i) {
-    const char c = text[i];
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-      space = true;
-      continue;
+  // Runs of non-whitespace bytes are appended whole; a whitespace run between two of them
+  // becomes one ' ' (leading and trailing runs vanish).
+  bool content = false;
+  for (size_t i = from; i < to;) {
+    size_t j = i;
+    while (j < to && text[j] != ' ' && text[j] != '\n' && text[j] != '\r' && text[j] != '\t') ++j;
+    if (j > i) {
+      if (content && i > from) out.push_back(' ');
+      out.append(text.data() + i, j - i);
+      content = true;
     }
-    if (space && !out.empty() && out != "…") out.push_back(' ');
-    space = false;
-    out.push_back(c);
+    while (j < to && (text[j] == ' ' || text[j] == '\n' || text[j] == '\r' || text[j] == '\t')) ++j;
+    i = j;
   }
   if (to < text.size()) out += "…";
   return out;

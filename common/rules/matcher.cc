@@ -42,9 +42,18 @@ std::pair<std::vector<Hit>::const_iterator, std::vector<Hit>::const_iterator> Hi
     const std::vector<Hit>& hits, uint32_t pattern) {
   auto lo = std::lower_bound(hits.begin(), hits.end(), pattern,
                              [](const Hit& h, uint32_t p) { return h.pattern < p; });
-  auto hi = std::upper_bound(lo, hits.end(), pattern,
-                             [](uint32_t p, const Hit& h) { return p < h.pattern; });
+  // A pattern has few hits in a segment: walk them rather than search a second time.
+  auto hi = lo;
+  while (hi != hits.end() && hi->pattern == pattern) ++hi;
   return {lo, hi};
+}
+
+// Whether `hits` (sorted by pattern, start) holds a hit of `pattern`: one search, where
+// HitsOf needs two.
+bool HasHit(const std::vector<Hit>& hits, uint32_t pattern) {
+  auto it = std::lower_bound(hits.begin(), hits.end(), pattern,
+                             [](const Hit& h, uint32_t p) { return h.pattern < p; });
+  return it != hits.end() && it->pattern == pattern;
 }
 
 // First hit of any of `patterns` inside [range.begin, range.end), or nullptr.
@@ -254,10 +263,8 @@ bool Matcher::EvaluateRule(const CompiledPipeline& pipeline, const SegmentContex
   // within reach in bytes (a code point is at most 4 bytes), needs no sentence.
   const bool all_present = AllGroupsPresent(hits, rule.all_groups);
   // Likewise the clause is needed only when an excluding term occurs in the segment at all.
-  const bool none_present = std::any_of(rule.none.begin(), rule.none.end(), [&](uint32_t p) {
-    auto [lo, hi] = HitsOf(hits, p);
-    return lo != hi;
-  });
+  const bool none_present =
+      std::any_of(rule.none.begin(), rule.none.end(), [&](uint32_t p) { return HasHit(hits, p); });
   // Outcome texts are built only for a trace: the hot path allocates for firings only.
   std::string outcome;
   for (const Hit& anchor : anchors_) {
@@ -363,15 +370,9 @@ bool Matcher::EvaluateRule(const CompiledPipeline& pipeline, const SegmentContex
 bool Matcher::AllGroupsPresent(const std::vector<Hit>& hits,
                                const std::vector<std::vector<uint32_t>>& groups) const {
   for (const auto& group : groups) {
-    bool present = false;
-    for (uint32_t p : group) {
-      auto [lo, hi] = HitsOf(hits, p);
-      if (lo != hi) {
-        present = true;
-        break;
-      }
+    if (std::none_of(group.begin(), group.end(), [&](uint32_t p) { return HasHit(hits, p); })) {
+      return false;
     }
-    if (!present) return false;
   }
   return true;
 }

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <random>
+#include <string_view>
 
 #include "common/rules/internal/fakes.h"
 #include "common/rules/internal/test_util.h"
@@ -185,6 +187,45 @@ TEST(GlobTest, Basics) {
   EXPECT_TRUE(GlobMatch("*报价*", "2025报价单.xlsx"));
   EXPECT_FALSE(GlobMatch("*报价*", "方案.pdf"));
   EXPECT_TRUE(GlobMatch("**", ""));
+  EXPECT_TRUE(GlobMatch("PO_*", "PO_123.pdf"));
+  EXPECT_FALSE(GlobMatch("PO_*", "xPO_123.pdf"));
+  EXPECT_TRUE(GlobMatch("*.pdf", ".pdf"));
+  EXPECT_FALSE(GlobMatch("a*a", "a"));
+  EXPECT_TRUE(GlobMatch("*合同*草稿*", "合同草稿合同"));
+  EXPECT_FALSE(GlobMatch("*合同*草稿*", "草稿合同"));
+}
+
+// Reference glob semantics: `*` any run of code points, `?` one code point, by recursion.
+bool ReferenceGlob(std::string_view g, std::string_view t) {
+  if (g.empty()) return t.empty();
+  auto cp_len = [](std::string_view s) {
+    size_t n = 1;
+    while (n < s.size() && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) ++n;
+    return n;
+  };
+  if (g[0] == '*') {
+    for (size_t i = 0;; i += cp_len(t.substr(i))) {
+      if (ReferenceGlob(g.substr(1), t.substr(i))) return true;
+      if (i >= t.size()) return false;
+    }
+  }
+  if (t.empty()) return false;
+  if (g[0] == '?') return ReferenceGlob(g.substr(1), t.substr(cp_len(t)));
+  return g[0] == t[0] && ReferenceGlob(g.substr(1), t.substr(1));
+}
+
+// The '*'-only fast path and the general loop agree with the reference on random globs and
+// texts over a small alphabet (ASCII and Chinese, so chunks repeat and overlap).
+TEST(GlobTest, AgreesWithReferenceOnRandomInputs) {
+  const std::vector<std::string> glob_atoms = {"*", "*", "?", "a", "b", "合", "同", "."};
+  const std::vector<std::string> text_atoms = {"a", "b", "合", "同", "."};
+  std::mt19937 rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    std::string glob, text;
+    for (int k = static_cast<int>(rng() % 6); k > 0; --k) glob += glob_atoms[rng() % 8];
+    for (int k = static_cast<int>(rng() % 8); k > 0; --k) text += text_atoms[rng() % 5];
+    ASSERT_EQ(GlobMatch(glob, text), ReferenceGlob(glob, text)) << glob << " / " << text;
+  }
 }
 
 TEST(RuleSetTest, RefusedRegexRejectedAtCompileWithMessageAndLocation) {

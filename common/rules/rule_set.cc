@@ -87,7 +87,42 @@ uint32_t CodePointAt(std::string_view text, size_t pos) {
   return Decode(text, pos, &length);
 }
 
+namespace {
+
+// GlobMatch for a glob without '?' (what attachment patterns are): the literal chunks between
+// stars, leftmost first. A chunk of a valid UTF-8 glob starts with an ASCII or lead byte, so
+// on valid UTF-8 text it only matches at code point boundaries, as the star's code-point steps
+// in the general loop do; and for '*'-only globs the leftmost placement of each chunk is a
+// match whenever any placement is. Linear in the text per chunk instead of backtracking.
+bool StarGlobMatch(std::string_view glob, std::string_view text) {
+  const size_t first_star = glob.find('*');
+  if (first_star == std::string_view::npos) return glob == text;
+  const size_t last_star = glob.rfind('*');
+  const std::string_view prefix = glob.substr(0, first_star);
+  const std::string_view suffix = glob.substr(last_star + 1);
+  if (text.size() < prefix.size() + suffix.size() || !text.starts_with(prefix) ||
+      !text.ends_with(suffix)) {
+    return false;
+  }
+  const std::string_view middle = text.substr(0, text.size() - suffix.size());
+  size_t t = prefix.size();
+  for (size_t g = first_star + 1; g <= last_star;) {
+    const size_t next = glob.find('*', g);
+    const std::string_view chunk = glob.substr(g, next - g);
+    if (!chunk.empty()) {
+      const size_t at = middle.find(chunk, t);
+      if (at == std::string_view::npos) return false;
+      t = at + chunk.size();
+    }
+    g = next + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool GlobMatch(std::string_view glob, std::string_view text) {
+  if (glob.find('?') == std::string_view::npos) return StarGlobMatch(glob, text);
   size_t g = 0, t = 0;
   size_t star_g = std::string_view::npos, star_t = 0;
   while (t < text.size()) {
