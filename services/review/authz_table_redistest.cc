@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/testing/processes.h"
 #include "gtest/gtest.h"
 #include "services/review/review_test_harness.h"
@@ -163,6 +164,33 @@ TEST_F(AuthzTableTest, EveryPrincipalKindTimesEveryMethod) {
             denied["ConfirmProposal"]);
   EXPECT_EQ(h_->Metric("autostage_review_unauthenticated_total", {{"method", "WatchProposals"}}),
             unauthenticated["WatchProposals"]);
+}
+
+// Scenario 15: a token removed from the token file is refused by the very next call after the
+// reload (SIGHUP in the binary), and the refusal is audited; other tokens keep working.
+TEST_F(AuthzTableTest, RevokedTokenIsRefusedRightAfterReload) {
+  const std::string id = h_->NewPending("bob", "west");
+  auto get_as = [&](const std::string& caller) {
+    grpc::ClientContext context;
+    Harness::Authorize(&context, caller);
+    v1::GetProposalRequest request;
+    request.set_proposal_id(id);
+    v1::ReviewedProposal response;
+    return h_->stub->GetProposal(&context, request, &response).error_code();
+  };
+  ASSERT_EQ(get_as("bob"), kOk);
+  std::string without_bob;
+  for (absl::string_view line : absl::StrSplit(harness::TokenYaml(), '\n')) {
+    if (!line.empty() && line.find("id: bob,") == absl::string_view::npos) {
+      absl::StrAppend(&without_bob, line, "\n");
+    }
+  }
+  absl::StatusOr<TokenTable> revoked = TokenTable::Parse(without_bob);
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  h_->tokens.Replace(*revoked);
+  EXPECT_EQ(get_as("bob"), kUna);
+  EXPECT_EQ(get_as("admin"), kOk);
+  EXPECT_EQ(h_->CountAudit("unauthenticated", "GetProposal"), 1);
 }
 
 }  // namespace
