@@ -1,5 +1,8 @@
 #include "services/ingest/ingest_config.h"
 
+#include <cstdlib>
+#include <string>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -54,6 +57,17 @@ TEST(IngestConfigTest, ValidateNamesEveryBadValue) {
   EXPECT_THAT(v.message(), HasSubstr("processing.unresolved"));
   EXPECT_THAT(v.message(), HasSubstr("review.token_file"));
   EXPECT_THAT(v.message(), HasSubstr("rules.paths"));
+}
+
+TEST(IngestConfigTest, TheDocumentedExampleIsValid) {
+  const char* source = std::getenv("AUTOSTAGE_SOURCE_DIR");
+  if (source == nullptr) GTEST_SKIP() << "AUTOSTAGE_SOURCE_DIR not set";
+  absl::StatusOr<IngestConfig> c =
+      LoadIngestConfig(std::string(source) + "/deploy/config/ingest.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->Validate().ok()) << c->Validate();
+  EXPECT_EQ(c->kafka.topics.size(), 3u);
+  EXPECT_EQ(c->review.token_file, "/etc/autostage/ingest.token");
 }
 
 }  // namespace

@@ -6,8 +6,11 @@
 // `rulectl run` does: Engine + SnapshotResolver over the corpus opportunities).
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -299,6 +302,50 @@ class IngestServiceTest : public ::testing::Test {
     return service_->stats().handled >= n && batcher_->InFlight() == 0;
   }
 
+  // Starts the autostage-ingest binary against this fixture's broker, Redis and review; its
+  // log goes to `log_file`.
+  std::unique_ptr<testing::Subprocess> SpawnIngest(const std::string& log_file) {
+    if (!process_dir_) {
+      absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create("ingest-proc");
+      EXPECT_TRUE(dir.ok()) << dir.status();
+      if (!dir.ok()) return nullptr;
+      process_dir_ = std::make_unique<testing::TempDir>(*std::move(dir));
+      std::ofstream(process_dir_->File("token")) << kIngestToken << "\n";
+      std::ofstream(process_dir_->File("ingest.yaml"))
+          << "kafka: {session_timeout: 6s, commit_interval: 200ms}\n"
+          << "processing: {drain_timeout: 5s}\n";
+    }
+    absl::StatusOr<int> port = testing::FreeTcpPort();
+    EXPECT_TRUE(port.ok());
+    if (!port.ok()) return nullptr;
+    const std::string binary = testing::AutostageBinDir() + "/autostage-ingest";
+    absl::StatusOr<std::unique_ptr<testing::Subprocess>> process = testing::Subprocess::Spawn(
+        {.argv = {binary, "--config", process_dir_->File("ingest.yaml"), "--brokers",
+                  kafka_->bootstrap(), "--group-id", "ingest-proc", "--redis",
+                  absl::StrCat(redis_->host(), ":", redis_->port()), "--review",
+                  absl::StrCat("127.0.0.1:", review_port_), "--review-token-file",
+                  process_dir_->File("token"), "--rules", RulesDir(), "--metrics-address",
+                  absl::StrCat("127.0.0.1:", *port), "--log-level", "info"},
+         .output_file = log_file});
+    EXPECT_TRUE(process.ok()) << process.status();
+    return process.ok() ? *std::move(process) : nullptr;
+  }
+
+  // How many of `events` carry their dedupe mark (fully handled).
+  int64_t Marked(const std::vector<v1::Event>& events) {
+    std::vector<std::string> ids;
+    for (const v1::Event& e : events) ids.push_back(e.event_id());
+    absl::StatusOr<std::vector<bool>> done = deduper_->IsDoneMany(ids);
+    if (!done.ok()) return -1;
+    return std::count(done->begin(), done->end(), true);
+  }
+
+  static std::string ReadFile(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+
+  std::unique_ptr<testing::TempDir> process_dir_;
   review::SystemClock clock_;
   std::unique_ptr<RedisServer> redis_;
   std::unique_ptr<DevBrokerProcess> kafka_;
@@ -328,6 +375,18 @@ class IngestServiceTest : public ::testing::Test {
 };
 
 bool HaveCorpus() { return std::ifstream(CorpusDir() + "/events.jsonl").good(); }
+
+// `n` copies of the corpus events with distinct event ids.
+std::vector<v1::Event> Variants(const std::vector<v1::Event>& corpus, int n,
+                                absl::string_view tag) {
+  std::vector<v1::Event> out;
+  for (int i = 0; i < n; ++i) {
+    v1::Event e = corpus[i % corpus.size()];
+    e.set_event_id(absl::StrCat(e.event_id(), "-", tag, i));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
 
 TEST_F(IngestServiceTest, DevCorpusYieldsExactlyTheRulesProposalsOncePending) {
   if (!HaveCorpus()) GTEST_SKIP() << "dev corpus absent at " << CorpusDir();
@@ -480,6 +539,205 @@ TEST_F(IngestServiceTest, ReviewDownPausesThenResumesWithNothingLost) {
       << "handled " << service_->stats().handled;
   ExpectPendingExactly(expected);
   EXPECT_GE(service_->stats().proposals_acked, static_cast<int64_t>(expected.proposals));
+}
+
+// Failure scenarios 5 and 6 and a broker outage: OffsetCommit answers REBALANCE_IN_PROGRESS /
+// NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS, fetches fail, heartbeats fail, and the
+// broker goes down mid-stream: nothing lost, nothing doubled.
+TEST_F(IngestServiceTest, BrokerDownAndInjectedCommitFetchErrorsLoseAndDoubleNothing) {
+  if (!HaveCorpus()) GTEST_SKIP() << "dev corpus absent at " << CorpusDir();
+  LoadOpportunities();
+  const std::vector<v1::Event> events = Variants(CorpusEvents(), 2000, "f");
+  const Expected expected = Judge(events);
+  StartIngest();
+  for (int i = 0; i < 700; ++i) Publish(events[i]);
+  ASSERT_TRUE(producer_->Flush(absl::Now() + absl::Seconds(10)).ok());
+  ASSERT_TRUE(WaitFor([&] { return service_->stats().handled >= 300; }, absl::Seconds(60)).ok());
+  ASSERT_TRUE(kafka_
+                  ->SendCommand("errors OffsetCommit REBALANCE_IN_PROGRESS NOT_COORDINATOR "
+                                "COORDINATOR_LOAD_IN_PROGRESS REBALANCE_IN_PROGRESS")
+                  .ok());
+  ASSERT_TRUE(kafka_
+                  ->SendCommand("errors Fetch NOT_LEADER_FOR_PARTITION _TRANSPORT "
+                                "UNKNOWN_TOPIC_OR_PART")
+                  .ok());
+  for (int i = 700; i < 1400; ++i) Publish(events[i]);
+  ASSERT_TRUE(producer_->Flush(absl::Now() + absl::Seconds(20)).ok());
+  ASSERT_TRUE(WaitFor([&] { return service_->stats().handled >= 1000; }, absl::Seconds(60)).ok());
+  ASSERT_TRUE(kafka_->SendCommand("errors Heartbeat NOT_COORDINATOR NOT_COORDINATOR").ok());
+  ASSERT_TRUE(kafka_->SendCommand("down all").ok());
+  // Outage: the consumer keeps polling; the producer queues (it retries until up again).
+  for (int i = 1400; i < 2000; ++i) Publish(events[i]);
+  // Hold the outage over a few poll rounds of the consumer (its commits and fetches fail).
+  EXPECT_FALSE(WaitFor([&] { return service_->stats().handled >= 2000; }, absl::Seconds(3)).ok());
+  ASSERT_TRUE(kafka_->SendCommand("up all").ok());
+  ASSERT_TRUE(producer_->Flush(absl::Now() + absl::Seconds(60)).ok());
+  ASSERT_TRUE(WaitFor([&] { return AllHandled(2000); }, absl::Seconds(120)).ok())
+      << "handled " << service_->stats().handled << " of 2000";
+  ExpectPendingExactly(expected);
+  // Every event was judged: each event_id carries its dedupe mark.
+  std::vector<std::string> ids;
+  for (const v1::Event& e : events) ids.push_back(e.event_id());
+  absl::StatusOr<std::vector<bool>> done = deduper_->IsDoneMany(ids);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(std::count(done->begin(), done->end(), true), 2000);
+}
+
+// A bad rules file on reload keeps the old rules: the stream is judged by the old rule set
+// (same proposals as before the bad file), and the generation does not move.
+TEST_F(IngestServiceTest, BadRulesReloadKeepsTheOldRules) {
+  if (!HaveCorpus()) GTEST_SKIP() << "dev corpus absent at " << CorpusDir();
+  absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create("ingest-rules");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  for (const auto& entry : std::filesystem::directory_iterator(RulesDir())) {
+    std::filesystem::copy(entry.path(), dir->File(entry.path().filename().string()));
+  }
+  absl::StatusOr<std::unique_ptr<RulesReloader>> reloader =
+      RulesReloader::Create({.paths = {dir->path()}}, normalizer_, *log_);
+  ASSERT_TRUE(reloader.ok()) << reloader.status();
+  reloader_ = *std::move(reloader);
+  const uint64_t generation = reloader_->Current().generation;
+  LoadOpportunities();
+  const std::vector<v1::Event> events = Variants(CorpusEvents(), 660, "h");
+  const Expected expected = Judge(events);
+  StartIngest();
+  for (int i = 0; i < 330; ++i) Publish(events[i]);
+  ASSERT_TRUE(producer_->Flush(absl::Now() + absl::Seconds(10)).ok());
+  ASSERT_TRUE(WaitFor([&] { return AllHandled(330); }, absl::Seconds(60)).ok());
+
+  {
+    std::ofstream bad(dir->File("zz_broken.yaml"));
+    bad << "pipelines:\n  - id: b2b_standard\n    rules:\n      - id: [not, a, string\n";
+  }
+  absl::Status reloaded = reloader_->Reload();
+  EXPECT_FALSE(reloaded.ok());
+  EXPECT_THAT(reloaded.message(), ::testing::HasSubstr("zz_broken.yaml"));
+  EXPECT_EQ(reloader_->Current().generation, generation);
+
+  for (int i = 330; i < 660; ++i) Publish(events[i]);
+  ASSERT_TRUE(producer_->Flush(absl::Now() + absl::Seconds(10)).ok());
+  ASSERT_TRUE(WaitFor([&] { return AllHandled(660); }, absl::Seconds(60)).ok());
+  EXPECT_EQ(service_->stats().proposals_acked, static_cast<int64_t>(expected.proposals));
+  ExpectPendingExactly(expected);
+}
+
+// Events produced by an independent client (Debian python3-kafka, pure Python) are consumed
+// like any other.
+TEST_F(IngestServiceTest, EventsFromPythonKafkaAreConsumedLikeAnyOther) {
+  if (!HaveCorpus()) GTEST_SKIP() << "dev corpus absent at " << CorpusDir();
+  constexpr char kPython[] = "/usr/bin/python3";
+  {
+    absl::StatusOr<std::unique_ptr<testing::Subprocess>> probe =
+        testing::Subprocess::Spawn({.argv = {kPython, "-c", "import kafka"}});
+    if (!probe.ok()) GTEST_SKIP() << "no " << kPython;
+    absl::StatusOr<testing::ExitInfo> exit = (*probe)->Wait(absl::Seconds(30));
+    if (!exit.ok() || !exit->success()) GTEST_SKIP() << "python3-kafka cannot be imported";
+  }
+  LoadOpportunities();
+  const std::vector<v1::Event> events = CorpusEvents();
+  const Expected expected = Judge(events);
+  absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create("ingest-py");
+  ASSERT_TRUE(dir.ok());
+  {
+    std::ofstream out(dir->File("events.tsv"));
+    for (const v1::Event& e : events) {
+      out << TopicOf(e) << "\t" << KeyOf(e) << "\t" << event::EventToJson(e) << "\n";
+    }
+    std::ofstream script(dir->File("produce.py"));
+    script << R"(import sys
+from kafka import KafkaProducer
+p = KafkaProducer(bootstrap_servers=sys.argv[1].split(','), api_version=(2, 5, 0), acks='all')
+n = 0
+for line in open(sys.argv[2], encoding='utf-8'):
+    topic, key, value = line.rstrip('\n').split('\t', 2)
+    p.send(topic, key=key.encode(), value=value.encode(),
+           headers=[('content-type', b'application/json')])
+    n += 1
+p.flush(30)
+p.close()
+print(n)
+)";
+  }
+  StartIngest();
+  absl::StatusOr<std::unique_ptr<testing::Subprocess>> python = testing::Subprocess::Spawn(
+      {.argv = {kPython, dir->File("produce.py"), kafka_->bootstrap(), dir->File("events.tsv")},
+       .pipe_stdout = true});
+  ASSERT_TRUE(python.ok()) << python.status();
+  absl::StatusOr<std::string> count = (*python)->ReadLine(absl::Seconds(60));
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, std::to_string(events.size()));
+  const int64_t n = static_cast<int64_t>(events.size());
+  ASSERT_TRUE(WaitFor([&] { return AllHandled(n); }, absl::Seconds(60)).ok())
+      << "handled " << service_->stats().handled << " of " << n;
+  EXPECT_EQ(service_->stats().proposals_acked, static_cast<int64_t>(expected.proposals));
+  ExpectPendingExactly(expected);
+}
+
+// Failure scenarios 1 and 2 with the real binary: kill -9 in the middle of a stream, then a
+// restart: every event handled (its dedupe mark), no proposal doubled.
+TEST_F(IngestServiceTest, ProcessKilledMidStreamAndRestartedLosesAndDoublesNothing) {
+  if (!HaveCorpus()) GTEST_SKIP() << "dev corpus absent at " << CorpusDir();
+  LoadOpportunities();
+  const std::vector<v1::Event> events = Variants(CorpusEvents(), 3000, "k");
+  const Expected expected = Judge(events);
+  for (const v1::Event& e : events) Publish(e);
+  ASSERT_TRUE(producer_->Flush(absl::Now() + absl::Seconds(30)).ok());
+  absl::StatusOr<testing::TempDir> logs = testing::TempDir::Create("ingest-logs");
+  ASSERT_TRUE(logs.ok());
+  std::unique_ptr<testing::Subprocess> first = SpawnIngest(logs->File("first.log"));
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return Marked(events) >= 800; }, absl::Seconds(90)).ok())
+      << ReadFile(logs->File("first.log"));
+  first->Kill();
+  const int64_t at_kill = Marked(events);
+  EXPECT_LT(at_kill, 3000) << "the kill came too late to test anything";
+  std::unique_ptr<testing::Subprocess> second = SpawnIngest(logs->File("second.log"));
+  ASSERT_NE(second, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return Marked(events) == 3000; }, absl::Seconds(120)).ok())
+      << "marked " << Marked(events) << "\n"
+      << ReadFile(logs->File("second.log"));
+  ASSERT_TRUE(WaitFor([&] { return PendingInReview().size() >= expected.pending.size(); },
+                      absl::Seconds(30))
+                  .ok());
+  ExpectPendingExactly(expected);
+  const testing::ExitInfo exit = second->Stop(absl::Seconds(20));
+  EXPECT_TRUE(exit.success()) << exit.ToString() << "\n" << ReadFile(logs->File("second.log"));
+}
+
+// Failure scenario 3 with the real binary: a second instance joins the group mid-stream
+// (cooperative-sticky rebalance): every event handled, nothing doubled, both took part.
+TEST_F(IngestServiceTest, SecondInstanceJoiningMidStreamLosesAndDoublesNothing) {
+  if (!HaveCorpus()) GTEST_SKIP() << "dev corpus absent at " << CorpusDir();
+  LoadOpportunities();
+  const std::vector<v1::Event> events = Variants(CorpusEvents(), 3000, "j");
+  const Expected expected = Judge(events);
+  absl::StatusOr<testing::TempDir> logs = testing::TempDir::Create("ingest-logs");
+  ASSERT_TRUE(logs.ok());
+  std::unique_ptr<testing::Subprocess> first = SpawnIngest(logs->File("first.log"));
+  ASSERT_NE(first, nullptr);
+  for (int i = 0; i < 1000; ++i) Publish(events[i]);
+  ASSERT_TRUE(producer_->Flush(absl::Now() + absl::Seconds(30)).ok());
+  ASSERT_TRUE(WaitFor([&] { return Marked(events) >= 500; }, absl::Seconds(90)).ok())
+      << ReadFile(logs->File("first.log"));
+  std::unique_ptr<testing::Subprocess> second = SpawnIngest(logs->File("second.log"));
+  ASSERT_NE(second, nullptr);
+  for (int i = 1000; i < 3000; ++i) {
+    Publish(events[i]);
+    if (i % 200 == 0) {
+      ASSERT_TRUE(producer_->Flush(absl::Now() + absl::Seconds(10)).ok());
+    }
+  }
+  ASSERT_TRUE(producer_->Flush(absl::Now() + absl::Seconds(30)).ok());
+  ASSERT_TRUE(WaitFor([&] { return Marked(events) == 3000; }, absl::Seconds(120)).ok())
+      << "marked " << Marked(events);
+  ASSERT_TRUE(WaitFor([&] { return PendingInReview().size() >= expected.pending.size(); },
+                      absl::Seconds(30))
+                  .ok());
+  ExpectPendingExactly(expected);
+  EXPECT_THAT(ReadFile(logs->File("second.log")), ::testing::HasSubstr("partition assigned"));
+  EXPECT_THAT(ReadFile(logs->File("first.log")), ::testing::HasSubstr("partition revoked"));
+  EXPECT_TRUE(second->Stop(absl::Seconds(20)).success());
+  EXPECT_TRUE(first->Stop(absl::Seconds(20)).success());
 }
 
 }  // namespace
