@@ -88,7 +88,7 @@ std::string TimeText(std::optional<int64_t> ms) {
 std::vector<kafka::Header> ReplayHeaders(const kafka::Message& m) {
   std::vector<kafka::Header> headers;
   for (kafka::Header& h : m.headers()) {
-    if (absl::StartsWith(h.key, "dlq-") || h.key == kReplayHeader) continue;
+    if (absl::StartsWithIgnoreCase(h.key, "dlq-") || h.key == kReplayHeader) continue;
     headers.push_back(std::move(h));
   }
   headers.push_back({kReplayHeader, "1"});

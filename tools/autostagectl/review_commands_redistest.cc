@@ -252,9 +252,9 @@ TEST_F(CtlReviewTest, EveryErrorHasItsMessageAndExitCode) {
   ExpectFailure(Run({"confirm"}), kExitUsage, "id");
 }
 
-TEST_F(CtlReviewTest, WatchStreamsUpdatesOrSaysItIsNotAvailable) {
-  auto watch = std::async(std::launch::async, [&] { return Run({"watch", "--max", "1"}); });
-  // If the server streams, make updates until the watch has seen one.
+TEST_F(CtlReviewTest, WatchStreamsUpdatesAsTheyHappen) {
+  auto watch = std::async(std::launch::async, [&] { return Run({"watch", "--max", "2"}); });
+  // The watch sees changes made after it subscribed: make some until it has seen two.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (watch.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready &&
          std::chrono::steady_clock::now() < deadline) {
@@ -262,14 +262,41 @@ TEST_F(CtlReviewTest, WatchStreamsUpdatesOrSaysItIsNotAvailable) {
   }
   ASSERT_EQ(watch.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   const Result r = watch.get();
-  if (r.code == kExitUnimplemented) {
-    ExpectFailure(r, kExitUnimplemented, "does not support watch yet");
-  } else {
-    ASSERT_EQ(r.code, kExitOk) << r.err;
-    EXPECT_THAT(r.out, HasSubstr("new "));
-    EXPECT_THAT(r.out, HasSubstr("Prospecting 初步接触 → Proposal 方案制定"));
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  const std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  for (const std::string& line : lines) {
+    EXPECT_THAT(line, StartsWith("new "));
+    EXPECT_THAT(line, HasSubstr("Prospecting 初步接触 → Proposal 方案制定  pending v1"));
   }
+
+  // --json: one ProposalUpdate per line.
+  auto json = std::async(std::launch::async, [&] {
+    return Run({"--json", "watch", "--max", "1"});
+  });
+  while (json.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready &&
+         std::chrono::steady_clock::now() < deadline + std::chrono::seconds(20)) {
+    NewPending();
+  }
+  ASSERT_EQ(json.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  const Result j = json.get();
+  ASSERT_EQ(j.code, kExitOk) << j.err;
+  v1::ProposalUpdate update;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(j.out, &update).ok()) << j.out;
+  EXPECT_EQ(update.kind(), v1::ProposalUpdate::KIND_NEW);
+  EXPECT_EQ(update.proposal().status(), v1::PROPOSAL_STATUS_PENDING);
+
   ExpectFailure(Run({"watch"}, "tok-ingest"), kExitPermissionDenied, "not allowed");
+}
+
+// A review server without WatchProposals (older, or no hub configured).
+class CtlReviewNoWatchTest : public CtlReviewTest {
+ protected:
+  bool WithWatchHub() const override { return false; }
+};
+
+TEST_F(CtlReviewNoWatchTest, WatchSaysItIsNotAvailable) {
+  ExpectFailure(Run({"watch"}), kExitUnimplemented, "does not support watch yet");
 }
 
 }  // namespace

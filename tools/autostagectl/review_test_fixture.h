@@ -21,6 +21,7 @@
 #include "services/review/pipelines.h"
 #include "services/review/proposal_store.h"
 #include "services/review/review_core.h"
+#include "services/review/watch_hub.h"
 
 namespace autostage::ctl {
 
@@ -43,7 +44,7 @@ class ReviewFixture : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<testing::RedisServer>> redis = testing::RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = *std::move(redis);
-    redis::RedisOptions options;
+    redis::RedisOptions options;  // also the hub's
     options.host = redis_->host();
     options.port = redis_->port();
     pool_ = std::make_unique<redis::RedisPool>(options, 4);
@@ -62,7 +63,12 @@ class ReviewFixture : public ::testing::Test {
                      entry("tok-ingest", "ingest-1", "service", "ingest", "")));
     ASSERT_TRUE(tokens.ok()) << tokens.status();
     tokens_ = *std::move(tokens);
-    core_ = std::make_unique<review::ReviewCore>(*store_, tokens_);
+    if (WithWatchHub()) {
+      hub_ = std::make_unique<review::WatchHub>(
+          options, [this](absl::string_view id) { return store_->Get(id); });
+      hub_->Start();
+    }
+    core_ = std::make_unique<review::ReviewCore>(*store_, tokens_, nullptr, hub_.get());
     absl::StatusOr<std::unique_ptr<review::ReviewServer>> server =
         review::ReviewServer::Start({.listen = "127.0.0.1:0"}, *core_);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -78,7 +84,11 @@ class ReviewFixture : public ::testing::Test {
 
   void TearDown() override {
     if (server_) server_->Shutdown(absl::Seconds(5));
+    if (hub_) hub_->Stop();
   }
+
+  // Whether review serves WatchProposals (without a hub it answers UNIMPLEMENTED).
+  virtual bool WithWatchHub() const { return true; }
 
   absl::Time Now() const { return clock_.Now(); }
 
@@ -142,6 +152,7 @@ class ReviewFixture : public ::testing::Test {
   review::FakeClock clock_{absl::FromUnixSeconds(kStartSeconds)};
   std::unique_ptr<review::ProposalStore> store_;
   review::TokenTable tokens_;
+  std::unique_ptr<review::WatchHub> hub_;
   std::unique_ptr<review::ReviewCore> core_;
   std::unique_ptr<review::ReviewServer> server_;
   std::string address_;
