@@ -9,14 +9,19 @@
 // Each iteration is one RPC (confirm) or one batch of 100 (submit); the proposals and
 // opportunities a run needs are written before its timer starts. Counters: confirms_per_s /
 // proposals_per_s (wall clock, all threads), p50_ms / p99_ms (per-thread percentiles,
-// averaged over threads), redis_cmds_per_op / redis_us_per_op (commands Redis executed and
-// CPU time it spent in them, per confirm or per proposal: INFO commandstats).
+// averaged over threads), redis_calls_per_op (commands Redis executed, including those run
+// inside scripts; INFO commandstats), scripts_per_op (EVALSHA calls), redis_us_per_op (CPU
+// time of Redis's main thread; INFO cpu), proc_us_per_op (CPU time of this whole process:
+// clients, gRPC server, core, store), all per confirm or per proposal. On a shared machine the
+// CPU costs are steadier than the rates, and bound what an idle machine could do.
+// --dump_commandstats prints Redis's INFO commandstats at the end.
 //
 //   ./bin/review_benchmark --benchmark_repetitions=3 [--redis_aof]
 // --redis_aof runs redis-server with appendonly yes + appendfsync always (every write on disk
 // before it is acknowledged), as the durability tests do.
 #include <benchmark/benchmark.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -93,22 +98,42 @@ class Env {
   // Commands Redis has executed and the CPU time it spent in them (INFO commandstats), to
   // tell round trips and script cost apart from gRPC and scheduling on a loaded machine.
   struct RedisStats {
-    int64_t calls = 0;
-    int64_t usec = 0;
+    int64_t calls = 0;    // every command, including those a script runs (redis.call)
+    int64_t scripts = 0;  // EVALSHA / EVAL calls
+    int64_t usec = 0;     // CPU time of Redis's main thread
+    std::string text;     // the raw INFO commandstats answer
   };
   RedisStats ReadRedisStats() {
     RedisStats stats;
     redis::RedisClient client({.host = redis_->host(), .port = redis_->port()});
     absl::StatusOr<redis::Reply> info = client.Command("INFO", "commandstats");
     if (!info.ok()) return stats;
+    stats.text = info->str();
     for (absl::string_view line : absl::StrSplit(info->str(), "\r\n")) {
       if (!absl::ConsumePrefix(&line, "cmdstat_") || absl::StartsWith(line, "info:")) continue;
+      const bool script = absl::StartsWith(line, "evalsha:") || absl::StartsWith(line, "eval:");
       for (absl::string_view field : absl::StrSplit(line.substr(line.find(':') + 1), ',')) {
         int64_t v = 0;
-        if (absl::ConsumePrefix(&field, "calls=") && absl::SimpleAtoi(field, &v)) stats.calls += v;
-        if (absl::ConsumePrefix(&field, "usec=") && absl::SimpleAtoi(field, &v)) stats.usec += v;
+        if (absl::ConsumePrefix(&field, "calls=") && absl::SimpleAtoi(field, &v)) {
+          stats.calls += v;
+          if (script) stats.scripts += v;
+        }
       }
     }
+    // CPU of Redis's main thread (commands, scripts, network I/O): the resource a single
+    // Redis runs out of first. (commandstats usec would count a script's calls twice.)
+    absl::StatusOr<redis::Reply> cpu = client.Command("INFO", "cpu");
+    if (!cpu.ok()) return stats;
+    double seconds = 0;
+    for (absl::string_view line : absl::StrSplit(cpu->str(), "\r\n")) {
+      double v = 0;
+      if ((absl::ConsumePrefix(&line, "used_cpu_sys_main_thread:") ||
+           absl::ConsumePrefix(&line, "used_cpu_user_main_thread:")) &&
+          absl::SimpleAtod(line, &v)) {
+        seconds += v;
+      }
+    }
+    stats.usec = static_cast<int64_t>(seconds * 1e6);
     return stats;
   }
 
@@ -214,24 +239,40 @@ class RedisCost {
  public:
   RedisCost(benchmark::State& state, Env& env) : state_(state), env_(env) {}
   void OnFirstIteration() {
-    if (state_.thread_index() == 0 && !started_) start_ = env_.ReadRedisStats();
+    if (state_.thread_index() == 0 && !started_) {
+      start_ = env_.ReadRedisStats();
+      start_cpu_ = ProcessCpuMicros();
+    }
     started_ = true;
   }
   void Report(int64_t ops_per_iteration) {
     if (state_.thread_index() != 0) return;
+    const int64_t end_cpu = ProcessCpuMicros();
     const Env::RedisStats end = env_.ReadRedisStats();
     const double ops = static_cast<double>(state_.iterations()) * state_.threads() *
                        static_cast<double>(ops_per_iteration);
     // Thread 0's counters are the only non-zero ones; summing over threads keeps them as is.
-    state_.counters["redis_cmds_per_op"] = static_cast<double>(end.calls - start_.calls - 1) / ops;
+    // Minus the INFO commands of the first snapshot.
+    state_.counters["redis_calls_per_op"] = static_cast<double>(end.calls - start_.calls - 2) / ops;
+    // This process: gRPC clients and server, ReviewCore, the store's Redis client code.
+    state_.counters["proc_us_per_op"] = static_cast<double>(end_cpu - start_cpu_) / ops;
+    state_.counters["scripts_per_op"] = static_cast<double>(end.scripts - start_.scripts) / ops;
     state_.counters["redis_us_per_op"] = static_cast<double>(end.usec - start_.usec) / ops;
   }
 
  private:
   benchmark::State& state_;
   Env& env_;
+  static int64_t ProcessCpuMicros() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    auto micros = [](const timeval& t) { return int64_t{t.tv_sec} * 1000000 + t.tv_usec; };
+    return micros(usage.ru_utime) + micros(usage.ru_stime);
+  }
+
   bool started_ = false;
   Env::RedisStats start_;
+  int64_t start_cpu_ = 0;
 };
 
 void GrpcConfirm(benchmark::State& state, Env& env) {
@@ -365,10 +406,13 @@ void StoreSubmit(benchmark::State& state, Env& env) {
 int main(int argc, char** argv) {
   using autostage::review::Env;
   bool aof = false;
+  bool dump_commandstats = false;
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--redis_aof") == 0) {
       aof = true;
+    } else if (std::strcmp(argv[i], "--dump_commandstats") == 0) {
+      dump_commandstats = true;
     } else {
       args.push_back(argv[i]);
     }
@@ -404,6 +448,7 @@ int main(int argc, char** argv) {
         ->UseRealTime();
   }
   benchmark::RunSpecifiedBenchmarks();
+  if (dump_commandstats) std::printf("%s\n", env->ReadRedisStats().text.c_str());
   benchmark::Shutdown();
   return 0;
 }
