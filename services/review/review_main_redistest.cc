@@ -237,7 +237,10 @@ TEST_F(ReviewMainTest, ServesHealthAndMetricsReloadsTokensAndDrainsOnSigterm) {
 
   std::pair<int, std::string> health = HttpGet(metrics_port_, "/healthz");
   EXPECT_EQ(health.first, 200) << health.second;
-  EXPECT_EQ(HttpGet(metrics_port_, "/metrics").first, 200);
+  std::pair<int, std::string> metrics = HttpGet(metrics_port_, "/metrics");
+  EXPECT_EQ(metrics.first, 200);
+  // The Redis probe feeds ReviewMetrics (wired in main).
+  EXPECT_THAT(metrics.second, HasSubstr("autostage_review_redis_up 1"));
 
   // Logs are JSON lines: every line the binary wrote so far is an object.
   for (absl::string_view line : absl::StrSplit(log(), '\n', absl::SkipEmpty())) {
@@ -425,6 +428,9 @@ void ReviewMainTest::RunSigtermDuringConfirms(bool with_kafka) {
     }
   }
   EXPECT_GE(ok, 50);
+  if (with_kafka) {
+    EXPECT_THAT(log(), HasSubstr("outbox publisher stopped"));
+  }
   EXPECT_GT(unavailable + cancelled, 0) << "the signal came after every confirm";
   std::printf("confirms: %d ok, %d unavailable, %d cancelled before a handler ran\n", ok,
               unavailable, cancelled);
