@@ -80,7 +80,8 @@ class DlqWriterTest : public ::testing::Test {
 
 TEST_F(DlqWriterTest, WritesOriginalBytesKeyAndHeadersAfterAck) {
   // Invalid UTF-8 and a NUL inside: the bytes must come through untouched.
-  const std::string payload = std::string("{\"event_id\":\"e1\",\"x\":\"\xff\xfe\"}\0end", 34);
+  static constexpr char kPayload[] = "{\"event_id\":\"e1\",\"x\":\"\xff\xfe\"}\0end";
+  const std::string payload(kPayload, sizeof(kPayload) - 1);
   const std::vector<Header> original_headers = {{"content-type", "application/json"},
                                                 {"trace", "abc"}};
   absl::Notification produced;

@@ -179,8 +179,8 @@ TEST_F(ReviewClientTest, BatchesFromManyThreadsAndReportsEveryOutcome) {
     EXPECT_EQ(batcher.InFlight(), 0u);
     batcher.Shutdown(absl::Now() + absl::Seconds(5));
   }
-  // A partial batch leaves after the linger; each kind of answer is "handled" (OK status).
-  ProposalBatcher batcher(*client, {.batch_size = 100, .linger = absl::Milliseconds(20)});
+  // One batch of four; each kind of answer is "handled" (OK status).
+  ProposalBatcher batcher(*client, {.batch_size = 4, .linger = absl::Seconds(30)});
   Results results;
   batcher.Submit(Proposal("m-0", "opp-0"), results.Callback());
   batcher.Submit(Proposal("p-1", "opp-1"), results.Callback());
@@ -298,10 +298,10 @@ TEST_F(ReviewClientTest, MemoryIsBoundedWhileReviewIsDown) {
                             .max_total = absl::InfiniteDuration()}});
   ASSERT_NE(client, nullptr);
   StopServer();
-  ProposalBatcher batcher(*client, {.batch_size = 5,
-                                    .linger = absl::Milliseconds(1),
-                                    .max_in_flight_batches = 2,
-                                    .max_queued = 10});
+  // A long linger: batches leave only when full, so the counts below are exact.
+  ProposalBatcher batcher(
+      *client,
+      {.batch_size = 5, .linger = absl::Seconds(60), .max_in_flight_batches = 2, .max_queued = 10});
   Results results;
   std::atomic<int> submitted{0};
   std::thread producer([&] {
