@@ -118,6 +118,8 @@ int RunCli(const std::vector<std::string>& args, const CliEnvironment& env, std:
                         "opportunity snapshots (JSON lines) instead of the topic");
   check_cmd->add_option("--opportunities-topic", check.opportunities_topic,
                         "compacted opportunities topic");
+  check_cmd->add_option("--baseline", check.baseline_dir,
+                        "rules running now: also show which outcomes change");
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {

@@ -431,6 +431,15 @@ int RulesCheck(const KafkaContext& ctx, const RulesCheckOptions& options, std::o
     return Fail(err, kExitUsage,
                 absl::StrCat("rules in ", options.rules_dir, ": ", loaded.status().message()));
   }
+  std::optional<LoadedRules> baseline;
+  if (!options.baseline_dir.empty()) {
+    absl::StatusOr<LoadedRules> b = LoadEngine(options.baseline_dir);
+    if (!b.ok()) {
+      return Fail(err, kExitUsage,
+                  absl::StrCat("rules in ", options.baseline_dir, ": ", b.status().message()));
+    }
+    baseline = *std::move(b);
+  }
   absl::StatusOr<std::unique_ptr<TopicReader>> reader =
       TopicReader::Open(ctx.bootstrap, ctx.timeout);
   if (!reader.ok()) return KafkaFail(ctx, reader.status(), err);
@@ -476,6 +485,10 @@ int RulesCheck(const KafkaContext& ctx, const RulesCheckOptions& options, std::o
   int undecodable = 0;
   std::map<std::string, int> no_proposal;
   std::vector<rules::Decision> proposals;
+  struct Change {
+    std::string event_id, opportunity_id, before, after;  // to_stage, "" = no proposal
+  };
+  std::vector<Change> changes;
   for (const kafka::Message& m : *messages) {
     absl::StatusOr<event::Encoding> encoding = EncodingOf(m);
     absl::StatusOr<v1::Event> e = encoding.ok() ? event::DecodeEvent(View(m.payload()), *encoding)
@@ -486,6 +499,15 @@ int RulesCheck(const KafkaContext& ctx, const RulesCheckOptions& options, std::o
     }
     absl::StatusOr<rules::Decision> d = loaded->engine->Process(*e, *resolver);
     if (!d.ok()) return Fail(err, kExitError, absl::StrCat("rules engine: ", d.status().message()));
+    if (baseline) {
+      absl::StatusOr<rules::Decision> before = baseline->engine->Process(*e, *resolver);
+      if (!before.ok()) {
+        return Fail(err, kExitError, absl::StrCat("rules engine: ", before.status().message()));
+      }
+      const std::string was = before->proposal ? before->proposal->to_stage() : "";
+      const std::string now = d->proposal ? d->proposal->to_stage() : "";
+      if (was != now) changes.push_back({d->event_id, d->opportunity_id, was, now});
+    }
     if (d->proposal) {
       proposals.push_back(*std::move(d));
     } else {
@@ -514,7 +536,19 @@ int RulesCheck(const KafkaContext& ctx, const RulesCheckOptions& options, std::o
     }
     out << "{\"events\":" << messages->size() << ",\"undecodable\":" << undecodable
         << ",\"proposals\":[" << absl::StrJoin(items, ",") << "],\"no_proposal\":{"
-        << absl::StrJoin(reasons, ",") << "}}\n";
+        << absl::StrJoin(reasons, ",") << "}";
+    if (baseline) {
+      auto stage = [](const std::string& s) { return s.empty() ? "null" : JsonQuote(s); };
+      std::vector<std::string> diffs;
+      for (const Change& c : changes) {
+        diffs.push_back(absl::StrCat("{\"event_id\":", JsonQuote(c.event_id),
+                                     ",\"opportunity_id\":", JsonQuote(c.opportunity_id),
+                                     ",\"before\":", stage(c.before), ",\"after\":", stage(c.after),
+                                     "}"));
+      }
+      out << ",\"changes\":[" << absl::StrJoin(diffs, ",") << "]";
+    }
+    out << "}\n";
     return kExitOk;
   }
   if (!proposals.empty()) {
@@ -535,10 +569,23 @@ int RulesCheck(const KafkaContext& ctx, const RulesCheckOptions& options, std::o
     }
     table.Print(out);
   }
+  if (baseline) {
+    if (changes.empty()) {
+      out << "no changes against " << options.baseline_dir << "\n";
+    } else {
+      Table diff({"CHANGED EVENT", "OPPORTUNITY", "BASELINE", "NEW RULES"});
+      for (const Change& c : changes) {
+        diff.Add({c.event_id, c.opportunity_id.empty() ? "-" : c.opportunity_id,
+                  c.before.empty() ? "(none)" : c.before, c.after.empty() ? "(none)" : c.after});
+      }
+      diff.Print(out);
+    }
+  }
   out << messages->size() << " events from " << options.topic << ": " << proposals.size()
       << " would be proposed (nothing was proposed)";
   if (undecodable > 0) out << ", " << undecodable << " undecodable";
   for (const auto& [reason, n] : no_proposal) out << ", " << reason << " " << n;
+  if (baseline) out << "; " << changes.size() << " changed against the baseline";
   out << "\n";
   return kExitOk;
 }

@@ -87,11 +87,16 @@ struct RulesCheckOptions {
   // tombstones delete).
   std::string opportunities_file;
   std::string opportunities_topic = kDefaultOpportunitiesTopic;
+  // The rules running now: when set, also list every event whose outcome differs between
+  // them and `rules_dir` (what the new rules would change).
+  std::string baseline_dir;
 };
 // Judges the events with the rules library and prints what would be proposed; proposes
 // nothing. Text: a table of would-be proposals and a summary of the other outcomes. JSON:
 // {"events", "undecodable", "proposals":[{event_id, opportunity_id, proposal_id, from_stage,
-// to_stage, rule_id, confidence, snippet}], "no_proposal":{reason: count}}.
+// to_stage, rule_id, confidence, snippet}], "no_proposal":{reason: count}}. With a baseline,
+// also "changes":[{event_id, opportunity_id, before, after}] (to_stage or null), and in text a
+// CHANGES table.
 int RulesCheck(const KafkaContext& ctx, const RulesCheckOptions& options, std::ostream& out,
                std::ostream& err);
 

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "common/kafka/producer.h"
 #include "common/testing/devbroker_process.h"
+#include "common/testing/processes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tools/autostagectl/cli.h"
@@ -62,6 +64,9 @@ class CtlKafkaTest : public ::testing::Test {
         kafka::Producer::Create({{"bootstrap.servers", broker_->bootstrap()}});
     ASSERT_TRUE(producer.ok()) << producer.status();
     producer_ = *std::move(producer);
+    absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create("autostagectl-kafka");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_.emplace(*std::move(dir));
   }
 
   void Produce(const std::string& topic, const std::string& key, const std::string& value,
@@ -112,6 +117,7 @@ class CtlKafkaTest : public ::testing::Test {
   std::unique_ptr<testing::DevBrokerProcess> broker_;
   std::unique_ptr<kafka::Producer> producer_;
   std::vector<std::unique_ptr<internal::TopicReader>> readers_;
+  std::optional<testing::TempDir> dir_;
 };
 
 TEST_F(CtlKafkaTest, DlqListShowsReasonSourceAndEventWithoutCommitting) {
