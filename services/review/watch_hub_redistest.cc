@@ -289,5 +289,40 @@ TEST_F(WatchGrpcTest, WatchAuthorization) {
   EXPECT_EQ(h_->CountAudit("unauthenticated", "WatchProposals"), 2);
 }
 
+// End to end with the store's own updates (contract C1 entries written by its scripts): a new
+// proposal, then its confirmation, reach the owner's watch as NEW then DECIDED; the other
+// rep sees neither.
+TEST_F(WatchGrpcTest, StoreChangesReachTheOwnersWatch) {
+  Init();
+  grpc::ClientContext alice_ctx;
+  auto alice = Watch(&alice_ctx, "alice");
+  grpc::ClientContext bob_ctx;
+  auto bob = Watch(&bob_ctx, "bob");
+  ASSERT_TRUE(WaitFor([&] { return h_->hub->subscribers() == 2; }, absl::Seconds(10)).ok());
+  const std::string id = h_->NewPending("alice", "east");
+  v1::ProposalUpdate update;
+  ASSERT_TRUE(alice->Read(&update));
+  EXPECT_EQ(update.kind(), v1::ProposalUpdate::KIND_NEW);
+  EXPECT_EQ(update.proposal().proposal().proposal_id(), id);
+  EXPECT_EQ(update.proposal().status(), v1::PROPOSAL_STATUS_PENDING);
+  grpc::ClientContext confirm_ctx;
+  Harness::Authorize(&confirm_ctx, "alice");
+  v1::ConfirmProposalRequest confirm;
+  confirm.set_proposal_id(id);
+  confirm.set_version(1);
+  v1::ReviewedProposal confirmed;
+  ASSERT_TRUE(h_->stub->ConfirmProposal(&confirm_ctx, confirm, &confirmed).ok());
+  ASSERT_TRUE(alice->Read(&update));
+  EXPECT_EQ(update.kind(), v1::ProposalUpdate::KIND_DECIDED);
+  EXPECT_EQ(update.proposal().status(), v1::PROPOSAL_STATUS_CONFIRMED);
+  EXPECT_EQ(update.proposal().decided_by(), "alice");
+  h_->server->Shutdown(absl::Seconds(5));
+  EXPECT_FALSE(bob->Read(&update)) << "bob saw " << update.ShortDebugString();
+  EXPECT_EQ(bob->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  while (alice->Read(&update)) {
+  }
+  EXPECT_EQ(alice->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
 }  // namespace
 }  // namespace autostage::review
