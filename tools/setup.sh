@@ -17,6 +17,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev python3 python3-kafka
   python3-grpcio python3-grpc-tools
+  # deploy checks and the e2e scrape: promtool, prometheus; python3-yaml parses manifests
+  prometheus python3-yaml
 )
 
 missing=()
