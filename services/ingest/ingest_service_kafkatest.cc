@@ -91,7 +91,8 @@ class IngestServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (SourceDir().empty()) GTEST_SKIP() << "AUTOSTAGE_SOURCE_DIR not set";
-    absl::StatusOr<std::unique_ptr<RedisServer>> redis = RedisServer::Start();
+    absl::StatusOr<std::unique_ptr<RedisServer>> redis =
+        RedisServer::Start({.append_only = RedisAppendOnly()});
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = *std::move(redis);
     std::vector<testing::KafkaTopic> topics = {{"crm.opportunities", 1}, {"crm.events.dlq", 1}};
@@ -156,6 +157,9 @@ class IngestServiceTest : public ::testing::Test {
     guards_ = *std::move(guards);
     metrics_ = std::make_unique<IngestMetrics>(registry_);
   }
+
+  // Redis with an append-only file, so a restart keeps the data (the Redis outage test).
+  virtual bool RedisAppendOnly() const { return false; }
 
   void TearDown() override {
     StopIngest();
@@ -746,6 +750,40 @@ TEST_F(IngestServiceTest, SecondInstanceJoiningMidStreamLosesAndDoublesNothing) 
   EXPECT_THAT(ReadFile(logs->File("first.log")), ::testing::HasSubstr("partition revoked"));
   EXPECT_TRUE(second->Stop(absl::Seconds(20)).success());
   EXPECT_TRUE(first->Stop(absl::Seconds(20)).success());
+}
+
+class IngestRedisOutageTest : public IngestServiceTest {
+ protected:
+  bool RedisAppendOnly() const override { return true; }
+};
+
+// Failure scenario 8: Redis down → health NOT_SERVING, offsets stop advancing, nothing
+// dropped; Redis back → resumes by itself, every event handled once.
+TEST_F(IngestRedisOutageTest, RedisDownStopsProgressAndResumesByItself) {
+  if (!HaveCorpus()) GTEST_SKIP() << "dev corpus absent at " << CorpusDir();
+  LoadOpportunities();
+  const std::vector<v1::Event> events = Variants(CorpusEvents(), 1200, "d");
+  const Expected expected = Judge(events);
+  StartIngest();
+  for (int i = 0; i < 400; ++i) Publish(events[i]);
+  ASSERT_TRUE(producer_->Flush(absl::Now() + absl::Seconds(10)).ok());
+  ASSERT_TRUE(WaitFor([&] { return AllHandled(400); }, absl::Seconds(60)).ok());
+  ASSERT_TRUE(WaitFor([&] { return service_->Health().ok(); }, absl::Seconds(10)).ok());
+
+  ASSERT_TRUE(redis_->Stop().ok());
+  for (int i = 400; i < 1200; ++i) Publish(events[i]);
+  ASSERT_TRUE(producer_->Flush(absl::Now() + absl::Seconds(10)).ok());
+  ASSERT_TRUE(WaitFor([&] { return !service_->Health().ok(); }, absl::Seconds(30)).ok());
+  const int64_t handled_down = service_->stats().handled;
+  EXPECT_FALSE(WaitFor([&] { return service_->stats().handled >= 1200; }, absl::Seconds(3)).ok());
+  EXPECT_LT(handled_down, 1200);
+
+  ASSERT_TRUE(redis_->Restart().ok());
+  ASSERT_TRUE(WaitFor([&] { return AllHandled(1200); }, absl::Seconds(120)).ok())
+      << "handled " << service_->stats().handled;
+  EXPECT_TRUE(WaitFor([&] { return service_->Health().ok(); }, absl::Seconds(10)).ok());
+  EXPECT_EQ(Marked(events), 1200);
+  ExpectPendingExactly(expected);
 }
 
 }  // namespace
