@@ -186,12 +186,15 @@ absl::StatusOr<bool> Engine::EvaluateStage(const CompiledPipeline& pipeline,
 
 absl::StatusOr<Decision> Engine::Process(const v1::Event& event,
                                          const OpportunityResolver& resolver, Trace* trace) {
-  Resolution resolution = resolver.Resolve(event);
+  // A view, not a Resolution: SnapshotResolver's answer is then not a copy of the snapshot.
+  ResolutionView resolution;
+  resolver.ResolveInto(event, &resolution);
   Decision d;
   d.event_id = event.event_id();
-  if (resolution.opportunity) d.opportunity_id = resolution.opportunity->opportunity_id();
+  if (resolution.opportunity != nullptr)
+    d.opportunity_id = resolution.opportunity->opportunity_id();
   d.reason = Precheck(event, resolution, matcher_->rule_set());
-  if (trace != nullptr) trace->resolution = resolution;
+  if (trace != nullptr) trace->resolution = resolution.ToResolution();
   if (!d.reason.empty()) return d;
   const v1::Opportunity& opportunity = *resolution.opportunity;
   const CompiledPipeline& pipeline = *matcher_->rule_set().FindPipeline(opportunity.pipeline());

@@ -18,17 +18,30 @@ std::string ProposalId(std::string_view event_id, std::string_view opportunity_i
   return Sha256Hex(key).substr(0, 32);
 }
 
-std::string Precheck(const v1::Event& event, const Resolution& resolution, const RuleSet& rules) {
-  if (!resolution.opportunity.has_value()) {
-    return resolution.reason.empty() ? "unresolved" : resolution.reason;
-  }
-  const v1::Opportunity& o = *resolution.opportunity;
+namespace {
+
+std::string PrecheckOpportunity(const v1::Event& event, const v1::Opportunity* opportunity,
+                                const std::string& reason, const RuleSet& rules) {
+  if (opportunity == nullptr) return reason.empty() ? "unresolved" : reason;
+  const v1::Opportunity& o = *opportunity;
   if (o.status() != "open") return "not_open";
   const CompiledPipeline* pipeline = rules.FindPipeline(o.pipeline());
   if (pipeline == nullptr) return "unknown_pipeline";
   if (pipeline->pipeline().StageIndex(o.stage()) < 0) return "unknown_stage";
   if (event.direction() == "internal") return "internal";
   return "";
+}
+
+}  // namespace
+
+std::string Precheck(const v1::Event& event, const Resolution& resolution, const RuleSet& rules) {
+  return PrecheckOpportunity(event, resolution.opportunity ? &*resolution.opportunity : nullptr,
+                             resolution.reason, rules);
+}
+
+std::string Precheck(const v1::Event& event, const ResolutionView& resolution,
+                     const RuleSet& rules) {
+  return PrecheckOpportunity(event, resolution.opportunity, resolution.reason, rules);
 }
 
 Decision Decide(const v1::Event& event, const v1::Opportunity& opportunity,

@@ -43,6 +43,9 @@ struct Decision {
 // Checks that need no text (resolution, policy rules 1 and 6, pipeline and stage known).
 // Returns the reason when the event can yield nothing, or "" when it goes on.
 std::string Precheck(const v1::Event& event, const Resolution& resolution, const RuleSet& rules);
+// The same on a resolution that did not copy the snapshot.
+std::string Precheck(const v1::Event& event, const ResolutionView& resolution,
+                     const RuleSet& rules);
 
 // Policy rules 1 and 2 on the fired rules. `opportunity` passed Precheck.
 Decision Decide(const v1::Event& event, const v1::Opportunity& opportunity,

@@ -63,20 +63,50 @@ SnapshotResolver::SnapshotResolver(std::vector<v1::Opportunity> snapshots) {
   }
 }
 
-Resolution SnapshotResolver::Resolve(const v1::Event& event) const {
+Resolution ResolutionView::ToResolution() const {
+  Resolution r;
+  if (opportunity != nullptr) r.opportunity = *opportunity;
+  r.reason = reason;
+  return r;
+}
+
+void OpportunityResolver::ResolveInto(const v1::Event& event, ResolutionView* view) const {
+  view->owned = Resolve(event);
+  view->opportunity = view->owned.opportunity ? &*view->owned.opportunity : nullptr;
+  view->reason = view->owned.reason;
+}
+
+const v1::Opportunity* SnapshotResolver::Find(const v1::Event& event, std::string* reason) const {
   if (!event.opportunity_id().empty()) {
     auto it = by_id_.find(event.opportunity_id());
-    if (it == by_id_.end()) return {std::nullopt, "unresolved"};
-    return {it->second, ""};
+    if (it == by_id_.end()) {
+      *reason = "unresolved";
+      return nullptr;
+    }
+    return &it->second;
   }
   std::set<std::string> matches;
   for (const std::string& key : ParticipantContactKeys(event)) {
     auto it = by_contact_.find(key);
     if (it != by_contact_.end()) matches.insert(it->second.begin(), it->second.end());
   }
-  if (matches.empty()) return {std::nullopt, "unresolved"};
-  if (matches.size() > 1) return {std::nullopt, "ambiguous_opportunity"};
-  return {by_id_.at(*matches.begin()), ""};
+  if (matches.size() != 1) {
+    *reason = matches.empty() ? "unresolved" : "ambiguous_opportunity";
+    return nullptr;
+  }
+  return &by_id_.at(*matches.begin());
+}
+
+Resolution SnapshotResolver::Resolve(const v1::Event& event) const {
+  Resolution r;
+  if (const v1::Opportunity* o = Find(event, &r.reason); o != nullptr) r.opportunity = *o;
+  return r;
+}
+
+void SnapshotResolver::ResolveInto(const v1::Event& event, ResolutionView* view) const {
+  view->reason.clear();
+  view->owned = Resolution();
+  view->opportunity = Find(event, &view->reason);
 }
 
 }  // namespace autostage::rules

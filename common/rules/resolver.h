@@ -29,10 +29,29 @@ struct Resolution {
   std::string reason;
 };
 
+// A resolution that need not copy the snapshot (the engine's hot path). `opportunity` points
+// either into the resolver's own storage (valid while that resolver lives and is not changed)
+// or into `owned`; it is neither copyable nor movable so that the second case stays valid.
+struct ResolutionView {
+  ResolutionView() = default;
+  ResolutionView(const ResolutionView&) = delete;
+  ResolutionView& operator=(const ResolutionView&) = delete;
+
+  const v1::Opportunity* opportunity = nullptr;  // null when unresolved
+  std::string reason;                            // as Resolution::reason
+  Resolution owned;                              // storage for resolvers that only copy
+  // The same answer as a Resolution (copies the snapshot; for traces).
+  Resolution ToResolution() const;
+};
+
 class OpportunityResolver {
  public:
   virtual ~OpportunityResolver() = default;
   virtual Resolution Resolve(const v1::Event& event) const = 0;
+  // The same answer as Resolve(), into `*view` (overwritten). The default calls Resolve() and
+  // keeps the copy in `view->owned`; resolvers holding snapshots in memory override it to
+  // point at them instead.
+  virtual void ResolveInto(const v1::Event& event, ResolutionView* view) const;
 };
 
 // "+86 139-6214 5587" -> "+8613962145587"; "0044 20 7946 0000" -> "+442079460000".
@@ -56,9 +75,14 @@ class SnapshotResolver : public OpportunityResolver {
   static absl::StatusOr<SnapshotResolver> FromFile(const std::string& path);
 
   Resolution Resolve(const v1::Event& event) const override;
+  // Points into this resolver's snapshots: no copy.
+  void ResolveInto(const v1::Event& event, ResolutionView* view) const override;
   size_t size() const { return by_id_.size(); }
 
  private:
+  // The snapshot `event` resolves to, or null with `*reason` set.
+  const v1::Opportunity* Find(const v1::Event& event, std::string* reason) const;
+
   std::map<std::string, v1::Opportunity, std::less<>> by_id_;
   // Contact key ("e:" email, "p:" phone, "c:" chat id) -> open opportunity ids.
   std::map<std::string, std::vector<std::string>, std::less<>> by_contact_;

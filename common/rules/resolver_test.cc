@@ -125,4 +125,54 @@ TEST(ResolverTest, LaterSnapshotReplacesEarlier) {
 }
 
 }  // namespace
+// ResolveInto answers what Resolve answers, pointing at the resolver's snapshot (no copy);
+// the base class's default (used by resolvers that only copy) keeps its own copy.
+class CopyingResolver : public OpportunityResolver {
+ public:
+  explicit CopyingResolver(const SnapshotResolver& inner) : inner_(inner) {}
+  Resolution Resolve(const v1::Event& event) const override { return inner_.Resolve(event); }
+
+ private:
+  const SnapshotResolver& inner_;
+};
+
+TEST(ResolverTest, ResolveIntoAnswersAsResolve) {
+  SnapshotResolver r = MakeResolver();
+  CopyingResolver copying(r);
+  std::vector<v1::Event> events;
+  for (const char* id : {"o1", "o4", "nope"}) {
+    events.push_back(Event());
+    events.back().set_opportunity_id(id);
+  }
+  for (const char* email : {"wang.li@acme.com", "shared@gamma.com", "closed@delta.com",
+                            "buyer@beta.cn", "nobody@x.com"}) {
+    events.push_back(Event());
+    events.back().mutable_from()->set_email(email);
+  }
+  const OpportunityResolver* resolvers[] = {&r, &copying};
+  for (const OpportunityResolver* resolver : resolvers) {
+    ResolutionView view;
+    for (const v1::Event& e : events) {
+      SCOPED_TRACE(e.ShortDebugString());
+      resolver->ResolveInto(e, &view);  // reused: every answer overwrites the previous one
+      const Resolution want = r.Resolve(e);
+      EXPECT_EQ(view.reason, want.reason);
+      ASSERT_EQ(view.opportunity != nullptr, want.opportunity.has_value());
+      if (view.opportunity == nullptr) continue;
+      EXPECT_EQ(view.opportunity->SerializeAsString(), want.opportunity->SerializeAsString());
+      const Resolution copy = view.ToResolution();
+      ASSERT_TRUE(copy.opportunity.has_value());
+      EXPECT_EQ(copy.opportunity->opportunity_id(), want.opportunity->opportunity_id());
+      if (resolver == &r) {
+        EXPECT_FALSE(view.owned.opportunity.has_value());
+        EXPECT_EQ(view.opportunity->opportunity_id(), e.opportunity_id().empty()
+                                                          ? view.opportunity->opportunity_id()
+                                                          : e.opportunity_id());
+      } else {
+        EXPECT_EQ(view.opportunity, &*view.owned.opportunity);
+      }
+    }
+  }
+}
+
 }  // namespace autostage::rules
