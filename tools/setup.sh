@@ -10,6 +10,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # Kafka, Redis, metrics
   librdkafka-dev libhiredis-dev prometheus-cpp-dev redis-server
+  # tools/devstack health checks
+  curl
   # text and rules
   libvectorscan-dev libsimdjson-dev libicu-dev libyaml-cpp-dev
   # CLI, logging, base
