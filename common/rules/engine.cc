@@ -21,18 +21,25 @@ SegmentContext EventContext(const v1::Event& event) {
   return context;
 }
 
+// Fills the evidence of `out` (field, snippet, byte range in the field) from the anchor
+// [begin, end) in `normalized`, the normalized form of `segment`.
+void FillEvidence(const text::Segment& segment, const text::NormalizedText& normalized,
+                  size_t begin, size_t end, FiredRule* out) {
+  const size_t seg_begin = normalized.to_input.ToSource(begin);
+  const size_t seg_end = normalized.to_input.ToSource(end);
+  out->field = segment.field;
+  out->snippet = Snippet(segment.text, seg_begin, seg_end);
+  out->start = static_cast<int64_t>(segment.to_field.ToSource(seg_begin));
+  out->end = static_cast<int64_t>(segment.to_field.ToSource(seg_end));
+}
+
 // `firing` of `segment`, whose normalized form is `normalized`, with its evidence.
 FiredRule ToFiredRule(const text::Segment& segment, const text::NormalizedText& normalized,
                       Firing& firing) {
-  const size_t seg_begin = normalized.to_input.ToSource(firing.anchor.begin);
-  const size_t seg_end = normalized.to_input.ToSource(firing.anchor.end);
   FiredRule out;
   out.rule = firing.rule;
   out.matched_terms = std::move(firing.matched_terms);
-  out.field = segment.field;
-  out.snippet = Snippet(segment.text, seg_begin, seg_end);
-  out.start = static_cast<int64_t>(segment.to_field.ToSource(seg_begin));
-  out.end = static_cast<int64_t>(segment.to_field.ToSource(seg_end));
+  FillEvidence(segment, normalized, firing.anchor.begin, firing.anchor.end, &out);
   return out;
 }
 
@@ -130,13 +137,31 @@ absl::Status Engine::MatchStaged(const v1::Event& event, const v1::Opportunity& 
   const int last = static_cast<int>(p.stages.size()) - 1;
   const int current = p.StageIndex(opportunity.stage());
   const int reachable = p.max_skip ? std::min(last, current + 1 + *p.max_skip) : last;
+  pending_.clear();
+  const size_t first = fired->size();
   // Proposable stages, furthest first: the first that fires is the decision.
   for (int stage = reachable; stage > current; --stage) {
     auto any = EvaluateStage(pipeline, extraction, stage, /*first_only=*/false, fired);
     if (!any.ok()) return any.status();
-    if (*any) return absl::OkStatus();
+    if (*any) {
+      // Decide proposes this stage with the first kMaxEvidence of these firings, strongest
+      // first (ties in event order): only theirs need evidence.
+      std::vector<size_t>& order = evidence_order_;
+      order.clear();
+      for (size_t i = first; i < fired->size(); ++i) order.push_back(i);
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return pipeline.rules()[(*fired)[a].rule].rule->confidence >
+               pipeline.rules()[(*fired)[b].rule].rule->confidence;
+      });
+      for (size_t k = 0; k < order.size() && k < kMaxEvidence; ++k) {
+        const PendingEvidence& e = pending_[order[k] - first];
+        FillEvidence(extraction.segments[e.segment], segments_[e.segment].normalized, e.begin,
+                     e.end, &(*fired)[order[k]]);
+      }
+      return absl::OkStatus();
+    }
   }
-  // Nothing to propose; one firing anywhere else names the reason.
+  // Nothing to propose; one firing anywhere else names the reason (its evidence is not used).
   for (int stage = last; stage > reachable; --stage) {
     auto any = EvaluateStage(pipeline, extraction, stage, /*first_only=*/true, fired);
     if (!any.ok()) return any.status();
@@ -176,7 +201,11 @@ absl::StatusOr<bool> Engine::EvaluateStage(const CompiledPipeline& pipeline,
                                   &state.cache, &firings_)) {
         continue;
       }
-      fired->push_back(ToFiredRule(segment, state.normalized, firings_.front()));
+      // Evidence is filled later, for the firings the decision keeps (MatchStaged).
+      FiredRule& out = fired->emplace_back();
+      out.rule = firings_.front().rule;
+      out.matched_terms = std::move(firings_.front().matched_terms);
+      pending_.push_back({i, firings_.front().anchor.begin, firings_.front().anchor.end});
       any = true;
       if (first_only) return true;
     }

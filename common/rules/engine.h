@@ -82,13 +82,25 @@ class Engine {
                            const CompiledPipeline& pipeline, const text::Extraction& extraction,
                            std::vector<FiredRule>* fired);
   // Evaluates the rules of `stage` on every segment; with `first_only` stops at the first
-  // firing. Returns whether any rule fired.
+  // firing. Returns whether any rule fired. Appends fired rules without evidence (their anchors
+  // go to pending_).
   absl::StatusOr<bool> EvaluateStage(const CompiledPipeline& pipeline,
                                      const text::Extraction& extraction, int stage, bool first_only,
                                      std::vector<FiredRule>* fired);
 
+  // Where the evidence of a staged firing is (anchor in the segment's normalized text); one
+  // per fired rule MatchStaged appended, in order. Evidence (snippet, field, range) is built
+  // only for the firings Decide keeps.
+  struct PendingEvidence {
+    size_t segment = 0;
+    size_t begin = 0;
+    size_t end = 0;
+  };
+
   std::unique_ptr<Matcher> matcher_;
   std::vector<Firing> firings_;
+  std::vector<PendingEvidence> pending_;
+  std::vector<size_t> evidence_order_;
   std::vector<SegmentState> segments_;  // [0, segment_count_) in use
   size_t segment_count_ = 0;
 };

@@ -1,6 +1,8 @@
 #include "common/rules/judge.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "common/rules/sha256.h"
@@ -10,12 +12,21 @@ namespace autostage::rules {
 std::string ProposalId(std::string_view event_id, std::string_view opportunity_id,
                        std::string_view to_stage) {
   std::string key;
+  key.reserve(event_id.size() + opportunity_id.size() + to_stage.size() + 2);
   key.append(event_id.data(), event_id.size());
   key.push_back('\0');
   key.append(opportunity_id.data(), opportunity_id.size());
   key.push_back('\0');
   key.append(to_stage.data(), to_stage.size());
-  return Sha256Hex(key).substr(0, 32);
+  // The first 16 bytes in hex, written straight into the id (no 64-digit string to cut).
+  static constexpr char kHex[] = "0123456789abcdef";
+  const std::array<uint8_t, 32> digest = Sha256(key);
+  std::string id(32, '0');
+  for (size_t i = 0; i < 16; ++i) {
+    id[2 * i] = kHex[digest[i] >> 4];
+    id[2 * i + 1] = kHex[digest[i] & 0xF];
+  }
+  return id;
 }
 
 namespace {
