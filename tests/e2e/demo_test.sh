@@ -17,8 +17,9 @@ tmp="$(mktemp -d "${TMPDIR:-/tmp}/autostage-demo-test.XXXXXX")"
 state="${tmp}/state"
 repo="${tmp}/repo"
 cleanup() {
-  [[ -x "${repo}/build-demo/bin/devstack" ]] &&
+  if [[ -x "${repo}/build-demo/bin/devstack" ]]; then
     "${repo}/build-demo/bin/devstack" down --state "${state}" > /dev/null 2>&1 || true
+  fi
   rm -rf "${tmp}"
 }
 trap cleanup EXIT
