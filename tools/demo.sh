@@ -77,7 +77,7 @@ Next (the stack keeps running; state, configs and logs in ${state}):
   ${bin}/autostagectl --review \$REVIEW_ADDR --token \$TOKEN_REP_LIN --pipelines \$PIPELINES_FILE show ${first:-ID}
   ${bin}/autostagectl --review \$REVIEW_ADDR --token \$TOKEN_REP_LIN confirm ${first:-ID}
   # watch the stage change arrive on crm.stage-changes (Ctrl-C stops):
-  ${bin}/devstack consume --state ${state} --topic crm.stage-changes
+  ${bin}/devstack consume --state ${state} --topic crm.stage-changes --timeout 0
   # rep-he may not confirm rep-lin's proposal (exit code 5):
   ${bin}/autostagectl --review \$REVIEW_ADDR --token \$TOKEN_REP_HE confirm ${first:-ID}
   # live queue updates, the team view of the manager, Prometheus:

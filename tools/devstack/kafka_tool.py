@@ -7,7 +7,8 @@
       event_id), with the header content-type: application/json (docs/ingest.md).
   kafka_tool.py consume --bootstrap B --topic T [--max N] [--timeout S]
       Prints each message of T from the beginning as one JSON line {partition, offset, key,
-      headers, value}; stops after N messages (0: never) or S seconds without a new message.
+      headers, value}; stops after N messages (0: never) or S seconds without a new message
+      (0: never; Ctrl-C stops).
 
 It is a separate, independent Kafka client on purpose: what it writes is what any connector
 would write, and what it reads is what any consumer would read.
@@ -87,7 +88,7 @@ def consume(args):
                 break
         if got:
             last = time.monotonic()
-        elif time.monotonic() - last > args.timeout:
+        elif args.timeout and time.monotonic() - last > args.timeout:
             break
     consumer.close()
     if args.max and seen < args.max:
@@ -112,4 +113,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)
