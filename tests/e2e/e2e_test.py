@@ -58,7 +58,7 @@ class Stack:
 
     def up(self):
         res = subprocess.run([os.path.join(self.bin_dir, "devstack"), "up", "--state", self.state],
-                             capture_output=True, text=True, timeout=150)
+                             capture_output=True, text=True, timeout=240)
         print(res.stdout, res.stderr, sep="\n", flush=True)
         if res.returncode != 0:
             raise AssertionError(f"devstack up failed with {res.returncode}")
