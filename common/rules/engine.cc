@@ -185,7 +185,7 @@ absl::StatusOr<bool> Engine::EvaluateStage(const CompiledPipeline& pipeline,
     if ((state.stage_mask & bit) == 0) continue;
     const text::Segment& segment = extraction.segments[i];
     if (!state.prepared) {
-      state.normalized = matcher_->rule_set().normalizer().Normalize(segment.text);
+      matcher_->rule_set().normalizer().NormalizeInto(segment.text, &state.normalized);
       if (absl::Status s = matcher_->Scan(pipeline, state.normalized.text, &state.hits); !s.ok()) {
         return s;
       }

@@ -61,6 +61,11 @@ class TableNormalizer final : public Normalizer {
     return out;
   }
 
+  void NormalizeInto(std::string_view input, NormalizedText* out) const override {
+    out->to_input.Clear();
+    Run<true>(input, out->text, &out->to_input);
+  }
+
   std::string NormalizeString(std::string_view input) const override {
     std::string out;
     Run<false>(input, out, nullptr);

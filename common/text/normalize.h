@@ -50,6 +50,12 @@ class Normalizer {
 
   // `input` must be valid UTF-8 (the decoder guarantees it); invalid bytes become U+FFFD.
   virtual NormalizedText Normalize(std::string_view input) const = 0;
+  // The same into `*out` (overwritten), reusing its buffers' capacity: a caller normalizing
+  // many texts in turn allocates only when one is longer than any before. The default calls
+  // Normalize().
+  virtual void NormalizeInto(std::string_view input, NormalizedText* out) const {
+    *out = Normalize(input);
+  }
   // Same transformation without the offset map (rule terms, lookups).
   virtual std::string NormalizeString(std::string_view input) const = 0;
 };

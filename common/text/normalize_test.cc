@@ -187,6 +187,30 @@ TEST_F(NormalizerTest, NormalizeAndNormalizeStringAgreeOnLongInput) {
 // Random byte soup built from pieces that exercise every path (ASCII, whitespace runs, CJK,
 // replaced and dropped code points, invalid bytes): the map stays monotonic and in bounds,
 // and both entry points agree.
+// NormalizeInto into one reused NormalizedText (long, short, empty, long texts in turn) gives
+// what Normalize gives, offset map included.
+TEST_F(NormalizerTest, NormalizeIntoReusedEqualsNormalize) {
+  const std::string inputs[] = {
+      std::string(300, 'x') + " 合約已簽署  ＰＯ＃１２３４５\r\n" + std::string(200, 'Y'),
+      "ﬁnal  Straße",
+      "",
+      "a\xC2\xA0\xC2\xA0"
+      "b \xFF 請問這個價格含稅嗎？",
+      "ABC",
+  };
+  NormalizedText reused;
+  for (const std::string& input : inputs) {
+    SCOPED_TRACE(input);
+    const NormalizedText want = normalizer_->Normalize(input);
+    normalizer_->NormalizeInto(input, &reused);
+    EXPECT_EQ(reused.text, want.text);
+    EXPECT_EQ(reused.to_input.anchor_count(), want.to_input.anchor_count());
+    for (size_t at = 0; at <= want.text.size(); ++at) {
+      ASSERT_EQ(reused.to_input.ToSource(at), want.to_input.ToSource(at)) << at;
+    }
+  }
+}
+
 TEST_F(NormalizerTest, RandomInputKeepsMapConsistent) {
   const std::string_view pieces[] = {
       "a",           "Z",        " ",  "\r\n", "\t",       "合",

@@ -37,6 +37,14 @@ class OffsetMap {
   // Shifts every source offset by `delta` (a segment cut out of a larger field).
   void ShiftSource(size_t delta);
 
+  // Back to the identity, keeping the capacity (for reuse).
+  void Clear() {
+    anchors_.clear();
+    has_end_ = false;
+    end_derived_ = 0;
+    end_source_ = 0;
+  }
+
   bool empty() const { return anchors_.empty(); }
   size_t anchor_count() const { return anchors_.size(); }
 
