@@ -118,6 +118,40 @@ TEST_F(RedisClientTest, ScriptReloadsAfterScriptFlush) {
   EXPECT_THAT(conflict.status().message(), HasSubstr("CONFLICT version moved"));
 }
 
+TEST_F(RedisClientTest, ScriptRunPipelinedKeepsOrderErrorsAndReloadsAfterFlush) {
+  RedisClient client(Options());
+  // Appends ARGV[1] to the list KEYS[1] and returns its new length; "fail" raises an error.
+  const Script push(R"lua(
+    if ARGV[1] == 'fail' then return redis.error_reply('CONFLICT ' .. ARGV[1]) end
+    return redis.call('RPUSH', KEYS[1], ARGV[1])
+  )lua");
+  absl::StatusOr<std::vector<Reply>> none = push.RunPipelined(client, {});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+
+  absl::StatusOr<std::vector<Reply>> replies = push.RunPipelined(
+      client, {{{"l"}, {"a"}}, {{"l"}, {"fail"}}, {{"l"}, {"b"}}, {{"m"}, {"c"}}});
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  ASSERT_EQ(replies->size(), 4u);
+  EXPECT_EQ((*replies)[0], Reply::Integer(1));
+  ASSERT_TRUE((*replies)[1].is_error());
+  EXPECT_TRUE(absl::IsInternal((*replies)[1].ToStatus()));
+  EXPECT_THAT((*replies)[1].str(), HasSubstr("CONFLICT fail"));
+  EXPECT_EQ((*replies)[2], Reply::Integer(2)) << "an error reply must not stop the others";
+  EXPECT_EQ((*replies)[3], Reply::Integer(1));
+  EXPECT_EQ(push.loads(), 1);
+
+  // After SCRIPT FLUSH every invocation gets NOSCRIPT: one reload, each runs exactly once.
+  ASSERT_TRUE(client.Command("SCRIPT", "FLUSH").ok());
+  replies = push.RunPipelined(client, {{{"l"}, {"c"}}, {{"l"}, {"d"}}});
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  EXPECT_EQ(*replies, (std::vector<Reply>{Reply::Integer(3), Reply::Integer(4)}));
+  EXPECT_EQ(push.loads(), 2) << "NOSCRIPT must trigger exactly one reload";
+  EXPECT_EQ(*client.Command("LRANGE", "l", 0, -1),
+            Reply::Array(
+                {Reply::String("a"), Reply::String("b"), Reply::String("c"), Reply::String("d")}));
+}
+
 TEST_F(RedisClientTest, KilledServerIsUnavailableThenClientReconnectsByItself) {
   RedisClient client(Options());
   ASSERT_TRUE(client.Command("PING").ok());

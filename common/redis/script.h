@@ -10,8 +10,12 @@
 // Errors: those of RedisClient::Command (an error raised inside the script — redis.error_reply
 // or a runtime error — comes back as kInternal with the script's message).
 //
-// Thread safety: Run() may be called from several threads, each with its own client; the
-// cached SHA1 is guarded by a mutex.
+// RunPipelined sends many invocations of the script in one write and reads the replies in one
+// go (one round trip instead of one per invocation). Redis runs them one after another, in
+// order, each atomic on its own (not the batch: wrap the work in one script for that).
+//
+// Thread safety: Run() and RunPipelined() may be called from several threads, each with its own
+// client; the cached SHA1 is guarded by a mutex.
 #ifndef AUTOSTAGE_COMMON_REDIS_SCRIPT_H_
 #define AUTOSTAGE_COMMON_REDIS_SCRIPT_H_
 
@@ -34,6 +38,18 @@ class Script {
 
   absl::StatusOr<Reply> Run(RedisClient& client, const std::vector<std::string>& keys,
                             const std::vector<std::string>& args) const;
+
+  struct Invocation {
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+  };
+  // One reply per invocation, in order. As with RedisClient::Pipeline, an error reply (an
+  // error raised by the script) stays in the result as Reply::Error and does not fail the
+  // others; the call fails only for I/O errors (then some invocations may have run). An
+  // invocation answered NOSCRIPT did not run: the script is loaded and exactly those
+  // invocations are sent again, in order, in one more round trip.
+  absl::StatusOr<std::vector<Reply>> RunPipelined(RedisClient& client,
+                                                  const std::vector<Invocation>& invocations) const;
 
   const std::string& source() const { return source_; }
   // The SHA1 from the last SCRIPT LOAD; empty before the first Run.

@@ -391,29 +391,48 @@ absl::StatusOr<v1::SubmitProposalsResponse> ProposalStore::Submit(
   if (request.proposals_size() > kMaxBatch) {
     return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxBatch, " proposals per call"));
   }
-  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
+  // Malformed proposals are answered here; the valid ones go to Redis as one pipeline of
+  // submit scripts (one round trip for the batch). Redis runs them in request order, so
+  // proposals of one batch that touch each other (same id, same stage) see each other exactly
+  // as they did when sent one by one.
   v1::SubmitProposalsResponse response;
+  std::vector<redis::Script::Invocation> invocations;
+  std::vector<int> sent;  // response index of each invocation
   for (const v1::Proposal& p : request.proposals()) {
-    ASSIGN_OR_RETURN(v1::SubmitResult result, SubmitOne(*lease, p));
-    *response.add_results() = std::move(result);
+    v1::SubmitResult* result = response.add_results();
+    result->set_proposal_id(p.proposal_id());
+    if (std::optional<redis::Script::Invocation> inv = PrepareSubmit(p, *result)) {
+      invocations.push_back(*std::move(inv));
+      sent.push_back(response.results_size() - 1);
+    }
+  }
+  if (invocations.empty()) return response;
+  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
+  ASSIGN_OR_RETURN(std::vector<Reply> replies, submit_script_.RunPipelined(*lease, invocations));
+  if (replies.size() != invocations.size()) {
+    return absl::InternalError("submit script: wrong number of replies");
+  }
+  for (size_t i = 0; i < replies.size(); ++i) {
+    // A script error fails the call (as before); the batch is idempotent, so retrying it is
+    // safe even though later proposals of this batch may have been stored.
+    if (replies[i].is_error()) return replies[i].ToStatus();
+    RETURN_IF_ERROR(ParseSubmitReply(replies[i], *response.mutable_results(sent[i])));
   }
   return response;
 }
 
-absl::StatusOr<v1::SubmitResult> ProposalStore::SubmitOne(redis::RedisClient& client,
-                                                          const v1::Proposal& p) {
-  v1::SubmitResult result;
-  result.set_proposal_id(p.proposal_id());
+std::optional<redis::Script::Invocation> ProposalStore::PrepareSubmit(const v1::Proposal& p,
+                                                                      v1::SubmitResult& result) {
   if (absl::Status valid = ValidateProposal(p); !valid.ok()) {
     result.set_outcome(v1::SUBMIT_OUTCOME_INVALID);
     result.set_message(std::string(valid.message()));
-    return result;
+    return std::nullopt;
   }
   const std::vector<std::string>* stages = pipelines_.Find(p.pipeline());
   if (stages == nullptr) {
     result.set_outcome(v1::SUBMIT_OUTCOME_INVALID);
     result.set_message(absl::StrCat("unknown pipeline ", p.pipeline()));
-    return result;
+    return std::nullopt;
   }
   const int64_t now = NowMillis();
   v1::Proposal head = p;
@@ -441,10 +460,12 @@ absl::StatusOr<v1::SubmitResult> ProposalStore::SubmitOne(redis::RedisClient& cl
     args.push_back(e.SerializeAsString());
   }
   const std::string& opp = p.opportunity_id();
-  ASSIGN_OR_RETURN(
-      Reply r,
-      submit_script_.Run(
-          client, {OppKey(opp), PendingKey(opp), SeenKey(opp), LocatorKey(), UpdatesKey()}, args));
+  return redis::Script::Invocation{
+      .keys = {OppKey(opp), PendingKey(opp), SeenKey(opp), LocatorKey(), UpdatesKey()},
+      .args = std::move(args)};
+}
+
+absl::Status ProposalStore::ParseSubmitReply(const Reply& r, v1::SubmitResult& result) {
   if (r.size() != 4) return absl::InternalError("submit script: unexpected reply");
   const std::string& outcome = r[0].str();
   if (outcome == "stored") {
@@ -461,19 +482,25 @@ absl::StatusOr<v1::SubmitResult> ProposalStore::SubmitOne(redis::RedisClient& cl
   result.set_stored_as(r[1].str());
   result.set_version(r[2].integer());
   result.set_message(r[3].str());
-  return result;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ProposalStore::OpportunityOf(absl::string_view proposal_id) {
   ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
-  ASSIGN_OR_RETURN(Reply r, lease->Command("HGET", LocatorKey(), proposal_id));
+  return Locate(*lease, proposal_id);
+}
+
+absl::StatusOr<std::string> ProposalStore::Locate(redis::RedisClient& client,
+                                                  absl::string_view proposal_id) {
+  ASSIGN_OR_RETURN(Reply r, client.Command("HGET", LocatorKey(), proposal_id));
   if (!r.is_string()) return absl::NotFoundError(absl::StrCat("no proposal ", proposal_id));
   return r.str();
 }
 
 absl::StatusOr<v1::ReviewedProposal> ProposalStore::Get(absl::string_view proposal_id) {
-  ASSIGN_OR_RETURN(std::string opp, OpportunityOf(proposal_id));
+  // One lease for the locator and the load: a second lease would be a second wait on the pool.
   ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
+  ASSIGN_OR_RETURN(std::string opp, Locate(*lease, proposal_id));
   return Load(*lease, opp, std::string(proposal_id));
 }
 
@@ -611,8 +638,8 @@ absl::StatusOr<v1::ListPendingResponse> ProposalStore::ListPending(
 }
 
 absl::StatusOr<v1::ReviewedProposal> ProposalStore::Decide(const DecisionRequest& request) {
-  ASSIGN_OR_RETURN(std::string opp, OpportunityOf(request.proposal_id));
   ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
+  ASSIGN_OR_RETURN(std::string opp, Locate(*lease, request.proposal_id));
   ASSIGN_OR_RETURN(v1::ReviewedProposal current, Load(*lease, opp, request.proposal_id));
   const std::vector<std::string>* stages = pipelines_.Find(current.proposal().pipeline());
   if (stages == nullptr) {

@@ -33,6 +33,7 @@
 #define AUTOSTAGE_SERVICES_REVIEW_PROPOSAL_STORE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -148,8 +149,14 @@ class ProposalStore {
   static std::string UpdatesKey();
 
  private:
-  absl::StatusOr<v1::SubmitResult> SubmitOne(redis::RedisClient& client,
-                                             const v1::Proposal& proposal);
+  // The locator lookup on a connection the caller already holds.
+  absl::StatusOr<std::string> Locate(redis::RedisClient& client, absl::string_view proposal_id);
+  // Validates `proposal`: a malformed one gets its INVALID outcome in `result` and nullopt;
+  // a valid one yields the submit script invocation that stores it.
+  std::optional<redis::Script::Invocation> PrepareSubmit(const v1::Proposal& proposal,
+                                                         v1::SubmitResult& result);
+  // Fills `result` from the submit script's reply.
+  static absl::Status ParseSubmitReply(const redis::Reply& reply, v1::SubmitResult& result);
   absl::StatusOr<v1::ReviewedProposal> Load(redis::RedisClient& client,
                                             const std::string& opportunity_id,
                                             const std::string& proposal_id);
