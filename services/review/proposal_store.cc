@@ -14,127 +14,28 @@
 #include "common/redis/key.h"
 #include "common/status/status_macros.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/review/proposal_store_internal.h"
 
 namespace autostage::review {
 namespace {
 
 using redis::Key;
 using redis::Reply;
+using store_internal::EvidenceKey;
+using store_internal::IndexPrefix;
+using store_internal::kGlobalTag;
+using store_internal::LocatorKey;
+using store_internal::OppKey;
+using store_internal::OppPrefix;
+using store_internal::PendingKey;
+using store_internal::ProposalKey;
+using store_internal::WithHelpers;
 
-// Global keys share the {review} tag.
-constexpr absl::string_view kGlobalTag = "review";
-constexpr int kMaxBatch = 1000;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 500;
 // A listing examines at most this many index entries per call (filters may skip many); the
 // page token then resumes after the last one examined.
 constexpr int kMaxScanned = 5000;
-
-std::string LocatorKey() { return Key("locator", kGlobalTag); }
-std::string IndexPrefix() { return Key("pending", kGlobalTag) + ":"; }
-std::string OppPrefix(absl::string_view opp) {
-  return absl::StrCat(redis::kKeyPrefix, ":{", opp, "}:");
-}
-std::string OppKey(absl::string_view opp) { return Key("opportunity", opp); }
-std::string PendingKey(absl::string_view opp) { return Key("pending", opp); }
-std::string SeenKey(absl::string_view opp) { return Key("seen", opp); }
-std::string ProposalKey(absl::string_view opp, absl::string_view id) {
-  return Key("proposal", opp, id);
-}
-std::string EvidenceKey(absl::string_view opp, absl::string_view id) {
-  return Key("evidence", opp, id);
-}
-
-// Shared Lua helpers. `stages` is the pipeline's ordered stage list from ARGV.
-constexpr absl::string_view kLuaHelpers = R"lua(
-local function rank(stages, s)
-  for i, v in ipairs(stages) do if v == s then return i end end
-  return nil
-end
-local function read_stages(first)
-  local n = tonumber(ARGV[first])
-  local stages = {}
-  for i = 1, n do stages[i] = ARGV[first + i] end
-  return stages, first + n + 1
-end
--- One entry on the updates stream (contract C1) describing proposal `pid` as it is now.
-local function emit_update(ukey, kind, pk, pid, opp)
-  local f = redis.call('HMGET', pk, 'idx_owner', 'idx_team', 'status', 'version', 'to_stage',
-    'sources')
-  redis.call('XADD', ukey, 'MAXLEN', '~', 100000, '*', 'kind', kind, 'proposal_id', pid,
-    'opportunity_id', opp, 'owner_id', f[1] or '', 'team_id', f[2] or '', 'status', f[3] or '',
-    'version', f[4] or '0', 'to_stage', f[5] or '', 'source', f[6] or '')
-end
-)lua";
-
-// KEYS: opportunity, pending, seen, locator, updates.
-// ARGV: pid opp pipeline to_stage proposal_bytes confidence now_ms cap index_prefix opp_prefix
-//       sources n_stages stage... n_evidence (score bytes)...
-constexpr absl::string_view kSubmitLua = R"lua(
-local pid, opp, pipeline, to = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local now, cap, ip, op = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
-local stages, at = read_stages(12)
-local nev = tonumber(ARGV[at])
-local seen = redis.call('HGET', KEYS[3], pid)
-if seen then
-  local v = redis.call('HGET', op .. 'proposal:' .. seen, 'version')
-  return {'duplicate', seen, tonumber(v or '0'), ''}
-end
-local o = redis.call('HMGET', KEYS[1], 'pipeline', 'stage', 'status', 'owner_id', 'team_id')
-if not o[1] then return {'invalid', '', 0, 'unknown opportunity ' .. opp} end
-if o[1] ~= pipeline then
-  return {'invalid', '', 0, 'opportunity is in pipeline ' .. o[1] .. ', not ' .. pipeline}
-end
-local rt = rank(stages, to)
-if not rt then return {'invalid', '', 0, 'unknown stage ' .. to .. ' in pipeline ' .. pipeline} end
-if o[3] and o[3] ~= 'open' then return {'stale', '', 0, 'opportunity is ' .. o[3]} end
-local rc = rank(stages, o[2] or '')
-if not rc then
-  return {'invalid', '', 0, 'opportunity stage ' .. tostring(o[2]) .. ' is not in ' .. pipeline}
-end
-if rc >= rt then return {'stale', '', 0, 'opportunity is already at ' .. o[2]} end
-local function add_evidence(key)
-  for i = 0, nev - 1 do
-    redis.call('ZADD', key, ARGV[at + 1 + 2 * i], ARGV[at + 2 + 2 * i])
-  end
-  local c = redis.call('ZCARD', key)
-  if c > cap then redis.call('ZREMRANGEBYRANK', key, 0, c - cap - 1) end
-end
-local existing = redis.call('HGET', KEYS[2], to)
-if existing then
-  local pk = op .. 'proposal:' .. existing
-  add_evidence(op .. 'evidence:' .. existing)
-  local v = redis.call('HINCRBY', pk, 'version', 1)
-  redis.call('HINCRBY', pk, 'submissions', 1)
-  local f = redis.call('HMGET', pk, 'confidence', 'sources')
-  if tonumber(ARGV[6]) > tonumber(f[1] or '0') then redis.call('HSET', pk, 'confidence', ARGV[6]) end
-  local sources = f[2] or ''
-  for s in string.gmatch(ARGV[11], '[^,]+') do
-    if not string.find(',' .. sources .. ',', ',' .. s .. ',', 1, true) then
-      sources = (sources == '') and s or (sources .. ',' .. s)
-    end
-  end
-  redis.call('HSET', pk, 'sources', sources, 'updated_ms', now, 'from_stage', o[2])
-  redis.call('HSET', KEYS[3], pid, existing)
-  emit_update(KEYS[5], 'merged', pk, existing, opp)
-  return {'merged', existing, v, ''}
-end
-local owner, team = o[4] or '', o[5] or ''
-local pk = op .. 'proposal:' .. pid
-redis.call('HSET', pk, 'proposal', ARGV[5], 'status', 'pending', 'version', 1,
-  'from_stage', o[2], 'to_stage', to, 'confidence', ARGV[6], 'created_ms', now,
-  'updated_ms', now, 'submissions', 1, 'sources', ARGV[11], 'idx_owner', owner,
-  'idx_team', team)
-add_evidence(op .. 'evidence:' .. pid)
-redis.call('HSET', KEYS[2], to, pid)
-redis.call('HSET', KEYS[3], pid, pid)
-redis.call('HSET', KEYS[4], pid, opp)
-redis.call('ZADD', ip .. 'all', now, pid)
-if owner ~= '' then redis.call('ZADD', ip .. 'owner:' .. owner, now, pid) end
-if team ~= '' then redis.call('ZADD', ip .. 'team:' .. team, now, pid) end
-emit_update(KEYS[5], 'new', pk, pid, opp)
-return {'stored', pid, 1, ''}
-)lua";
 
 // KEYS: opportunity, pending, outbox, audit, updates.
 // ARGV: decision pid opp version actor now_ms reason change_id change_bytes expected_owner
@@ -281,12 +182,6 @@ return {expired, #ids}
 // The opportunity state and its owner/team moves of pending proposals live in common/crmstate
 // (contract C2); PutOpportunity/GetOpportunity delegate to it.
 
-std::string WithHelpers(absl::string_view body) { return absl::StrCat(kLuaHelpers, body); }
-
-int64_t ToMillis(const google::protobuf::Timestamp& t) {
-  return t.seconds() * 1000 + t.nanos() / 1000000;
-}
-
 google::protobuf::Timestamp FromMillis(int64_t ms) {
   return google::protobuf::util::TimeUtil::MillisecondsToTimestamp(ms);
 }
@@ -303,15 +198,6 @@ v1::ProposalStatus ParseStatus(const std::string& s) {
   if (s == "superseded") return v1::PROPOSAL_STATUS_SUPERSEDED;
   if (s == "expired") return v1::PROPOSAL_STATUS_EXPIRED;
   return v1::PROPOSAL_STATUS_UNSPECIFIED;
-}
-
-absl::Status ValidateProposal(const v1::Proposal& p) {
-  if (p.proposal_id().empty()) return absl::InvalidArgumentError("proposal_id is required");
-  if (p.opportunity_id().empty()) return absl::InvalidArgumentError("opportunity_id is required");
-  if (p.pipeline().empty()) return absl::InvalidArgumentError("pipeline is required");
-  if (p.to_stage().empty()) return absl::InvalidArgumentError("to_stage is required");
-  if (p.evidence_size() == 0) return absl::InvalidArgumentError("evidence is required");
-  return absl::OkStatus();
 }
 
 // Keyset page token: "<order>:<score>:<proposal id>" of the last entry examined.
@@ -351,7 +237,7 @@ ProposalStore::ProposalStore(redis::RedisPool& pool, Pipelines pipelines, const 
       pipelines_(std::move(pipelines)),
       clock_(clock),
       options_(options),
-      submit_script_(WithHelpers(kSubmitLua)),
+      submit_script_(WithHelpers(store_internal::kSubmitLua)),
       decide_script_(WithHelpers(kDecideLua)),
       expire_script_(WithHelpers(kExpireLua)),
       opportunities_(pool, crmstate::StoreOptions{.pool_wait = options.pool_wait}) {}
@@ -384,105 +270,6 @@ absl::StatusOr<OpportunityState> ProposalStore::GetOpportunity(absl::string_view
                           .status = o.status(),
                           .owner_id = o.owner_id(),
                           .team_id = o.team_id()};
-}
-
-absl::StatusOr<v1::SubmitProposalsResponse> ProposalStore::Submit(
-    const v1::SubmitProposalsRequest& request) {
-  if (request.proposals_size() > kMaxBatch) {
-    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxBatch, " proposals per call"));
-  }
-  // Malformed proposals are answered here; the valid ones go to Redis as one pipeline of
-  // submit scripts (one round trip for the batch). Redis runs them in request order, so
-  // proposals of one batch that touch each other (same id, same stage) see each other exactly
-  // as they did when sent one by one.
-  v1::SubmitProposalsResponse response;
-  std::vector<redis::Script::Invocation> invocations;
-  std::vector<int> sent;  // response index of each invocation
-  for (const v1::Proposal& p : request.proposals()) {
-    v1::SubmitResult* result = response.add_results();
-    result->set_proposal_id(p.proposal_id());
-    if (std::optional<redis::Script::Invocation> inv = PrepareSubmit(p, *result)) {
-      invocations.push_back(*std::move(inv));
-      sent.push_back(response.results_size() - 1);
-    }
-  }
-  if (invocations.empty()) return response;
-  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
-  ASSIGN_OR_RETURN(std::vector<Reply> replies, submit_script_.RunPipelined(*lease, invocations));
-  if (replies.size() != invocations.size()) {
-    return absl::InternalError("submit script: wrong number of replies");
-  }
-  for (size_t i = 0; i < replies.size(); ++i) {
-    // A script error fails the call (as before); the batch is idempotent, so retrying it is
-    // safe even though later proposals of this batch may have been stored.
-    if (replies[i].is_error()) return replies[i].ToStatus();
-    RETURN_IF_ERROR(ParseSubmitReply(replies[i], *response.mutable_results(sent[i])));
-  }
-  return response;
-}
-
-std::optional<redis::Script::Invocation> ProposalStore::PrepareSubmit(const v1::Proposal& p,
-                                                                      v1::SubmitResult& result) {
-  if (absl::Status valid = ValidateProposal(p); !valid.ok()) {
-    result.set_outcome(v1::SUBMIT_OUTCOME_INVALID);
-    result.set_message(std::string(valid.message()));
-    return std::nullopt;
-  }
-  const std::vector<std::string>* stages = pipelines_.Find(p.pipeline());
-  if (stages == nullptr) {
-    result.set_outcome(v1::SUBMIT_OUTCOME_INVALID);
-    result.set_message(absl::StrCat("unknown pipeline ", p.pipeline()));
-    return std::nullopt;
-  }
-  const int64_t now = NowMillis();
-  v1::Proposal head = p;
-  head.clear_evidence();
-  std::set<std::string> sources;
-  for (const v1::Evidence& e : p.evidence()) {
-    if (!e.source().empty()) sources.insert(e.source());
-  }
-  std::vector<std::string> args = {p.proposal_id(),
-                                   p.opportunity_id(),
-                                   p.pipeline(),
-                                   p.to_stage(),
-                                   head.SerializeAsString(),
-                                   absl::StrCat(p.confidence()),
-                                   absl::StrCat(now),
-                                   absl::StrCat(options_.evidence_cap),
-                                   IndexPrefix(),
-                                   OppPrefix(p.opportunity_id()),
-                                   absl::StrJoin(sources, ","),
-                                   absl::StrCat(stages->size())};
-  args.insert(args.end(), stages->begin(), stages->end());
-  args.push_back(absl::StrCat(p.evidence_size()));
-  for (const v1::Evidence& e : p.evidence()) {
-    args.push_back(absl::StrCat(e.has_occurred_at() ? ToMillis(e.occurred_at()) : now));
-    args.push_back(e.SerializeAsString());
-  }
-  const std::string& opp = p.opportunity_id();
-  return redis::Script::Invocation{
-      .keys = {OppKey(opp), PendingKey(opp), SeenKey(opp), LocatorKey(), UpdatesKey()},
-      .args = std::move(args)};
-}
-
-absl::Status ProposalStore::ParseSubmitReply(const Reply& r, v1::SubmitResult& result) {
-  if (r.size() != 4) return absl::InternalError("submit script: unexpected reply");
-  const std::string& outcome = r[0].str();
-  if (outcome == "stored") {
-    result.set_outcome(v1::SUBMIT_OUTCOME_STORED);
-  } else if (outcome == "merged") {
-    result.set_outcome(v1::SUBMIT_OUTCOME_MERGED);
-  } else if (outcome == "duplicate") {
-    result.set_outcome(v1::SUBMIT_OUTCOME_DUPLICATE);
-  } else if (outcome == "stale") {
-    result.set_outcome(v1::SUBMIT_OUTCOME_STALE);
-  } else {
-    result.set_outcome(v1::SUBMIT_OUTCOME_INVALID);
-  }
-  result.set_stored_as(r[1].str());
-  result.set_version(r[2].integer());
-  result.set_message(r[3].str());
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ProposalStore::OpportunityOf(absl::string_view proposal_id) {
