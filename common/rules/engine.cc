@@ -228,6 +228,8 @@ absl::StatusOr<Decision> Engine::Process(const v1::Event& event,
   const v1::Opportunity& opportunity = *resolution.opportunity;
   const CompiledPipeline& pipeline = *matcher_->rule_set().FindPipeline(opportunity.pipeline());
   text::Extraction extraction = text::Extract(event);
+  d.dropped_formats.reserve(extraction.dropped.size());
+  for (const text::DroppedPart& part : extraction.dropped) d.dropped_formats.push_back(part.format);
   if (!extraction.nothing_reason.empty()) {
     d.reason = "machine_made:" + extraction.nothing_reason;
     if (trace != nullptr) {
@@ -246,6 +248,7 @@ absl::StatusOr<Decision> Engine::Process(const v1::Event& event,
     return s;
   }
   Decision decision = Decide(event, opportunity, pipeline, fired);
+  decision.dropped_formats = std::move(d.dropped_formats);
   if (trace != nullptr) {
     trace->extracted = true;
     trace->extraction = std::move(extraction);

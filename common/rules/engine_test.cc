@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -34,6 +35,8 @@ std::string Describe(const Decision& d) {
   // StrCat, not operator+: GCC 12 at -O3 reports a false -Wrestrict on chained string +.
   std::string out = absl::StrCat(d.event_id, " ", d.opportunity_id, " ", d.reason);
   if (d.proposal) absl::StrAppend(&out, "\n", d.proposal->DebugString());
+  absl::StrAppend(&out, "\ndropped:");
+  for (std::string_view format : d.dropped_formats) out.append(" ").append(format);
   return out;
 }
 
@@ -42,6 +45,7 @@ struct Counts {
   int proposed = 0;
   int max_skip = 0;
   int backward = 0;
+  int with_dropped = 0;  // events whose decision names dropped parts
 };
 
 // Runs every event of `events` through a staged and a traced (evaluate-everything) Process and
@@ -71,6 +75,12 @@ Counts ExpectSameDecisions(RulesConfig config, const std::string& opportunities,
     EXPECT_TRUE(staged.ok() && full.ok());
     if (!staged.ok() || !full.ok()) continue;
     EXPECT_EQ(Describe(*staged), Describe(*full));
+    // One format per dropped part of the extraction, in order.
+    std::vector<std::string_view> formats;
+    for (const text::DroppedPart& part : trace.extraction.dropped) formats.push_back(part.format);
+    EXPECT_EQ(full->dropped_formats, formats) << event->event_id();
+    EXPECT_TRUE(trace.extracted || full->dropped_formats.empty());
+    counts.with_dropped += !staged->dropped_formats.empty();
     ++counts.events;
     counts.proposed += staged->reason == "proposed";
     counts.max_skip += staged->reason == "max_skip";
@@ -99,6 +109,7 @@ TEST_F(EngineTest, StagedDecisionsEqualFullEvaluationOnDevCorpus) {
   EXPECT_GT(counts.events, 100);
   EXPECT_GT(counts.proposed, 50);
   EXPECT_GT(counts.backward, 0);
+  EXPECT_GT(counts.with_dropped, 10);  // quoted history, signatures, auto-replies
 }
 
 TEST_F(EngineTest, StagedDecisionsEqualFullEvaluationWithMaxSkip) {

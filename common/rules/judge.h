@@ -38,6 +38,10 @@ struct Decision {
   std::string opportunity_id;  // empty when unresolved
   std::optional<v1::Proposal> proposal;
   std::string reason;
+  // Formats of the parts extraction dropped, one entry per dropped part (e.g. "quote_gt",
+  // "signature"); views of string literals, valid forever. Empty when the event was not
+  // extracted (it stopped at Precheck); filled for machine-made events too.
+  std::vector<std::string_view> dropped_formats;
 };
 
 // Checks that need no text (resolution, policy rules 1 and 6, pipeline and stage known).

@@ -46,7 +46,7 @@ void AddTrimmed(Extraction& out, std::string_view value, Speaker speaker, Segmen
 }
 
 void DropWhole(Extraction& out, std::string field, size_t length, std::string_view format) {
-  out.dropped.push_back({std::move(field), 0, length, std::string(format)});
+  out.dropped.push_back({std::move(field), 0, length, format});
 }
 
 Speaker DirectionSpeaker(std::string_view direction) {
@@ -110,7 +110,7 @@ void ExtractEmail(const v1::Event& event, const ExtractOptions& options, Extract
     out.segments.push_back(std::move(seg));
   }
   for (const internal::FormatSpan& d : split.dropped) {
-    out.dropped.push_back({body_field, to_field(d.begin), to_field(d.end), std::string(d.format)});
+    out.dropped.push_back({body_field, to_field(d.begin), to_field(d.end), d.format});
   }
   for (const HtmlText::HtmlRange& r : html.scripts_and_styles) {
     out.dropped.push_back({body_field, r.begin, r.end, "html_script_style"});

@@ -45,7 +45,7 @@ std::string Bodies(const Extraction& x) {
 
 std::string Formats(const Extraction& x) {
   std::string all;
-  for (const DroppedPart& d : x.dropped) all += d.format + ",";
+  for (const DroppedPart& d : x.dropped) all.append(d.format).append(",");
   return all;
 }
 

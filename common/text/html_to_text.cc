@@ -540,7 +540,7 @@ class Converter {
   void CloseQuote() {
     quote_count_ = 0;
     if (out_.text.size() > quote_begin_) {
-      out_.quoted.push_back({quote_begin_, out_.text.size(), std::string(quote_format_)});
+      out_.quoted.push_back({quote_begin_, out_.text.size(), quote_format_});
     }
   }
 

@@ -31,7 +31,7 @@ struct HtmlText {
   struct QuotedRange {
     size_t begin;
     size_t end;
-    std::string format;
+    std::string_view format;  // a string literal (valid forever)
   };
   std::vector<QuotedRange> quoted;
   bool had_script_or_style = false;

@@ -38,10 +38,11 @@ struct DroppedPart {
   std::string field;
   size_t begin = 0;  // byte range in the original field value
   size_t end = 0;
-  std::string format;  // e.g. "quote_gt", "on_wrote", "outlook_header", "zh_header",
-                       // "original_message_zh", "forwarded", "gmail_quote", "blockquote",
-                       // "signature", "signoff", "disclaimer", "html_script_style",
-                       // "auto_reply", "call_disposition", "recalled_message", ...
+  // A view of a string literal (valid forever, costs no allocation): e.g. "quote_gt",
+  // "on_wrote", "outlook_header", "zh_header", "original_message_zh", "forwarded",
+  // "gmail_quote", "blockquote", "signature", "signoff", "disclaimer", "html_script_style",
+  // "auto_reply", "call_disposition", "recalled_message", ...
+  std::string_view format;
 };
 
 struct Extraction {

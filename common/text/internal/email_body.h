@@ -40,7 +40,7 @@ struct TextSpan {
 struct FormatSpan {
   size_t begin = 0;
   size_t end = 0;
-  std::string_view format;  // static string or borrowed from the caller's quoted spans
+  std::string_view format;  // a string literal (valid forever)
 };
 
 struct BodySplit {
