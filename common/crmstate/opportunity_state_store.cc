@@ -41,6 +41,16 @@ if mode == 'apply' then
 end
 redis.call('DEL', KEYS[4])
 local old = redis.call('HMGET', KEYS[1], 'owner_id', 'team_id')
+-- Review's time-in-stage analytics: a snapshot that changes the stage entered it at its
+-- updated_at (unknown for an undated put: cleared). Review's confirm sets it too.
+local prev_stage = redis.call('HGET', KEYS[1], 'stage')
+if prev_stage and prev_stage ~= ARGV[4] then
+  if ts and ts > 0 then
+    redis.call('HSET', KEYS[1], 'stage_entered_ms', ARGV[8])
+  else
+    redis.call('HDEL', KEYS[1], 'stage_entered_ms')
+  end
+end
 redis.call('HSET', KEYS[1], 'pipeline', ARGV[3], 'stage', ARGV[4], 'status', ARGV[5],
   'owner_id', ARGV[6], 'team_id', ARGV[7], 'updated_at_ms', ARGV[8], 'snapshot', ARGV[9])
 redis.call('HINCRBY', KEYS[1], 'version', 1)
