@@ -151,10 +151,12 @@ class ProposalStore {
  private:
   // The locator lookup on a connection the caller already holds.
   absl::StatusOr<std::string> Locate(redis::RedisClient& client, absl::string_view proposal_id);
-  // Validates `proposal`: a malformed one gets its INVALID outcome in `result` and nullopt;
-  // a valid one yields the submit script invocation that stores it.
-  std::optional<redis::Script::Invocation> PrepareSubmit(const v1::Proposal& proposal,
-                                                         v1::SubmitResult& result);
+  // Validates `proposal`: a malformed one gets its INVALID outcome in `result` and nullptr;
+  // a valid one appends its part of the submit script's ARGV to `args` and returns its
+  // pipeline's stages.
+  const std::vector<std::string>* PrepareSubmit(const v1::Proposal& proposal, int64_t now_ms,
+                                                v1::SubmitResult& result,
+                                                std::vector<std::string>& args);
   // Fills `result` from the submit script's reply.
   static absl::Status ParseSubmitReply(const redis::Reply& reply, v1::SubmitResult& result);
   absl::StatusOr<v1::ReviewedProposal> Load(redis::RedisClient& client,
