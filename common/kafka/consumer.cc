@@ -1,5 +1,6 @@
 #include "common/kafka/consumer.h"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -9,6 +10,18 @@
 #include "common/status/status_macros.h"
 
 namespace autostage::kafka {
+
+namespace {
+
+int TimeoutMs(absl::Duration timeout) {
+  return static_cast<int>(
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(timeout), 0, int64_t{1} << 30));
+}
+
+// librdkafka's "unknown" offsets (RD_KAFKA_OFFSET_INVALID and other logical values) as -1.
+int64_t KnownOrMinusOne(int64_t offset) { return offset >= 0 ? offset : -1; }
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const KafkaConfig& config,
                                                            RebalanceListener* listener) {
@@ -83,9 +96,7 @@ absl::Status Consumer::Subscribe(const std::vector<std::string>& topics) {
 
 std::optional<Message> Consumer::Poll(absl::Duration timeout) {
   if (closed_) return std::nullopt;
-  const int ms = static_cast<int>(
-      std::clamp<int64_t>(absl::ToInt64Milliseconds(timeout), 0, int64_t{1} << 30));
-  rd_kafka_message_t* message = rd_kafka_consumer_poll(kafka_.get(), ms);
+  rd_kafka_message_t* message = rd_kafka_consumer_poll(kafka_.get(), TimeoutMs(timeout));
   if (message == nullptr) return std::nullopt;
   return Message(message);
 }
@@ -129,6 +140,51 @@ absl::StatusOr<std::vector<TopicPartition>> Consumer::Assignment() const {
   rd_kafka_topic_partition_list_t* raw = nullptr;
   RETURN_IF_ERROR(KafkaStatus(rd_kafka_assignment(kafka_.get(), &raw), "assignment"));
   internal::PartitionListHandle list(raw);
+  return internal::FromList(list.get());
+}
+
+std::vector<PartitionOffsets> Consumer::CachedOffsets(
+    const std::vector<TopicPartition>& partitions) const {
+  std::vector<PartitionOffsets> out;
+  out.reserve(partitions.size());
+  internal::PartitionListHandle list = internal::ToList(partitions);
+  // Fills each element's offset with the position; errors leave it RD_KAFKA_OFFSET_INVALID.
+  (void)rd_kafka_position(kafka_.get(), list.get());
+  for (int i = 0; i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& tp = list->elems[i];
+    PartitionOffsets offsets{.topic = tp.topic, .partition = tp.partition};
+    offsets.position = tp.err == RD_KAFKA_RESP_ERR_NO_ERROR ? KnownOrMinusOne(tp.offset) : -1;
+    int64_t low = -1;
+    int64_t high = -1;
+    if (rd_kafka_get_watermark_offsets(kafka_.get(), tp.topic, tp.partition, &low, &high) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      offsets.low = KnownOrMinusOne(low);
+      offsets.high = KnownOrMinusOne(high);
+    }
+    out.push_back(std::move(offsets));
+  }
+  return out;
+}
+
+absl::StatusOr<PartitionOffsets> Consumer::QueryWatermarks(const std::string& topic,
+                                                           int32_t partition,
+                                                           absl::Duration timeout) const {
+  int64_t low = -1;
+  int64_t high = -1;
+  RETURN_IF_ERROR(
+      KafkaStatus(rd_kafka_query_watermark_offsets(kafka_.get(), topic.c_str(), partition, &low,
+                                                   &high, TimeoutMs(timeout)),
+                  absl::StrCat("query watermarks of ", topic, "/", partition)));
+  return PartitionOffsets{
+      .topic = topic, .partition = partition, .low = low, .high = high, .position = -1};
+}
+
+absl::StatusOr<std::vector<TopicPartition>> Consumer::Committed(
+    const std::vector<TopicPartition>& partitions, absl::Duration timeout) const {
+  internal::PartitionListHandle list = internal::ToList(partitions);
+  RETURN_IF_ERROR(
+      KafkaStatus(rd_kafka_committed(kafka_.get(), list.get(), TimeoutMs(timeout)), "committed"));
+  RETURN_IF_ERROR(internal::FirstPartitionError(list.get(), "committed"));
   return internal::FromList(list.get());
 }
 

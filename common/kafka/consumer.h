@@ -28,9 +28,14 @@
 // Uses rd_kafka_consumer_poll only: no batch-consume APIs (they can lose or duplicate messages
 // around rebalances in librdkafka 2.0.x).
 //
+// Offsets: CachedOffsets() reads what the consumer already knows (watermarks from the last
+// fetch response, the application's position) without a round trip; QueryWatermarks() and
+// Committed() ask the broker (one round trip each, bounded by their timeout).
+//
 // Thread safety: Poll, Close and the listener callbacks belong to one thread. StoreOffset(s),
-// CommitSync, Pause, Resume and Assignment may be called from other threads too (librdkafka
-// makes them thread-safe), e.g. by workers finishing messages.
+// CommitSync, Pause, Resume, Assignment, CachedOffsets, QueryWatermarks and Committed may be
+// called from other threads too (librdkafka makes them thread-safe), e.g. by workers
+// finishing messages, until the Consumer is destroyed.
 #ifndef AUTOSTAGE_COMMON_KAFKA_CONSUMER_H_
 #define AUTOSTAGE_COMMON_KAFKA_CONSUMER_H_
 
@@ -59,6 +64,15 @@ class RebalanceListener {
   virtual void OnRevoked(const std::vector<TopicPartition>& partitions, bool lost) = 0;
   // Applying an assignment change failed; the consumer keeps going.
   virtual void OnRebalanceError(const absl::Status& /*error*/) {}
+};
+
+// What the consumer knows of one partition's offsets; -1 where it does not know (yet).
+struct PartitionOffsets {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t low = -1;       // log start offset (the earliest readable)
+  int64_t high = -1;      // high watermark (the offset the next produced message gets)
+  int64_t position = -1;  // the next offset the application reads (last consumed + 1)
 };
 
 class Consumer {
@@ -93,6 +107,19 @@ class Consumer {
   absl::Status Resume(const std::vector<TopicPartition>& partitions);
 
   absl::StatusOr<std::vector<TopicPartition>> Assignment() const;
+  // For each of `partitions`: the watermarks cached from the last fetch response and the
+  // application's position. No round trip; a partition not fetched yet (e.g. paused since
+  // its assignment) has low/high -1, one not consumed from yet has position -1.
+  std::vector<PartitionOffsets> CachedOffsets(const std::vector<TopicPartition>& partitions) const;
+  // Asks the partition's leader for its log start and high watermark (one round trip).
+  // kUnavailable/kDeadlineExceeded when the broker does not answer within `timeout`.
+  absl::StatusOr<PartitionOffsets> QueryWatermarks(const std::string& topic, int32_t partition,
+                                                   absl::Duration timeout) const;
+  // The group's committed offsets of `partitions` (one round trip to the coordinator); a
+  // partition without a committed offset has offset RD_KAFKA_OFFSET_INVALID.
+  absl::StatusOr<std::vector<TopicPartition>> Committed(
+      const std::vector<TopicPartition>& partitions, absl::Duration timeout) const;
+
   // "NONE", "EAGER" or "COOPERATIVE" (known after the first assignment).
   std::string RebalanceProtocol() const;
 
