@@ -90,6 +90,10 @@ absl::StatusOr<std::unique_ptr<IngestService>> IngestService::Create(IngestServi
       kafka::Consumer::Create(config, service.get());
   if (!consumer.ok()) return consumer.status();
   service->consumer_ = *std::move(consumer);
+  service->monitor_ = std::make_unique<PartitionMonitor>(
+      *service->consumer_, service->deps_.metrics, service->deps_.log,
+      PartitionMonitorOptions{.lag_interval = service->options_.lag_interval});
+  service->monitor_->Start();
   service->pool_ = std::make_unique<PartitionQueue>(service->options_.workers);
   return service;
 }
@@ -114,7 +118,7 @@ IngestStats IngestService::stats() const {
   s.dead_lettered = dead_lettered_.load();
   s.deduped = deduped_.load();
   s.skipped_unresolved = skipped_unresolved_.load();
-  s.offsets_skipped = offsets_skipped_.load();
+  s.offsets_skipped = offsets_skipped_.load() + monitor_->skipped();
   s.pauses = pauses_.load();
   s.revocations = revocations_.load();
   return s;
@@ -215,6 +219,7 @@ void IngestService::Dispatch(kafka::Message message) {
   if (it == epochs_.end()) return;  // not ours (any more): the owner reads it
   consumed_.fetch_add(1);
   deps_.metrics.Consumed(key.topic).Increment();
+  monitor_->Consumed(key, message.offset());  // 9a at the start of an assignment
   const int64_t skipped = tracker_.Track(key, it->second, message.offset());
   if (skipped > 0) {
     offsets_skipped_.fetch_add(skipped);
@@ -292,6 +297,7 @@ void IngestService::OnAssigned(const std::vector<kafka::TopicPartition>& partiti
     epochs_[key] = tracker_.Assign(key);
     deps_.log.Info("partition assigned", {{"topic", tp.topic}, {"partition", tp.partition}});
   }
+  monitor_->Assigned(partitions);
   if (paused_ && !partitions.empty()) {
     std::vector<kafka::TopicPartition> added;
     for (const kafka::TopicPartition& tp : partitions) added.push_back({tp.topic, tp.partition});
@@ -302,6 +308,7 @@ void IngestService::OnAssigned(const std::vector<kafka::TopicPartition>& partiti
 
 void IngestService::OnRevoked(const std::vector<kafka::TopicPartition>& partitions, bool lost) {
   revocations_.fetch_add(1);
+  monitor_->Revoked(partitions);
   std::vector<PartitionKey> keys;
   for (const kafka::TopicPartition& tp : partitions) {
     PartitionKey key{tp.topic, tp.partition};

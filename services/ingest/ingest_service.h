@@ -53,6 +53,7 @@
 #include "services/ingest/dlq_writer.h"
 #include "services/ingest/ingest_metrics.h"
 #include "services/ingest/offset_tracker.h"
+#include "services/ingest/partition_monitor.h"
 #include "services/ingest/partition_queue.h"
 #include "services/ingest/review_client.h"
 
@@ -89,6 +90,8 @@ struct IngestServiceOptions {
   absl::Duration retry_initial = absl::Milliseconds(50);
   absl::Duration retry_max = absl::Seconds(2);
   absl::Duration poll_timeout = absl::Milliseconds(50);
+  // How often autostage_ingest_consumer_lag is refreshed (PartitionMonitor).
+  absl::Duration lag_interval = absl::Seconds(5);
   // How long to wait for the opportunity feed to catch up before consuming events.
   absl::Duration state_ready_timeout = absl::Minutes(5);
 };
@@ -176,6 +179,8 @@ class IngestService : private kafka::RebalanceListener {
   IngestDependencies deps_;
   OffsetTracker tracker_;
   std::unique_ptr<kafka::Consumer> consumer_;
+  // Lag gauges and scenario 9a at assignment; destroyed before the consumer it reads.
+  std::unique_ptr<PartitionMonitor> monitor_;
   std::unique_ptr<PartitionQueue> pool_;
 
   std::atomic<bool> stopping_{false};
