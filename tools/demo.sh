@@ -3,9 +3,9 @@
 # (deploy/demo: 12 opportunities, 33 emails/calls/chats) and show the pending proposals as a
 # rep sees them, with the commands to confirm one and to watch the stage change arrive.
 #   tools/demo.sh [--state DIR] [BUILD_DIR]   (defaults: a new temporary directory; build-demo)
-# The demo builds in its own directory at -O1 without debug info: about half the compile time of
-# the RelWithDebInfo build tools/test.sh makes, so set-up + build + demo stay within 10 minutes
-# on a 2-core machine.
+# The demo builds in its own directory with tools/cmake_args.sh (-O1 without debug info, ccache
+# when installed; the same flags as tools/test.sh, whose objects it then reuses), so set-up +
+# build + demo stay within 10 minutes on a 2-core machine.
 # The stack keeps running afterwards; stop it with: <build>/bin/devstack down --state DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +25,9 @@ step "1/5 Debian packages (tools/setup.sh)"
 bash tools/setup.sh
 
 step "2/5 build only what the demo runs"
-cmake -S . -B "${build}" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DCMAKE_C_FLAGS_RELEASE="-O1 -DNDEBUG" > /dev/null
+# shellcheck source=tools/cmake_args.sh
+source tools/cmake_args.sh
+cmake -S . -B "${build}" "${autostage_cmake_args[@]}" > /dev/null
 cmake --build "${build}" --target devbroker autostage-review autostage-ingest autostagectl rulectl
 bin="$(cd "${build}/bin" && pwd)"
 "${bin}/rulectl" lint deploy/rules

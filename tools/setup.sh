@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  cmake ninja-build pkg-config g++ clang clang-format clang-tidy libclang-rt-14-dev
+  cmake ninja-build ccache pkg-config g++ clang clang-format clang-tidy libclang-rt-14-dev
   # RPC and serialization
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # Kafka, Redis, metrics
