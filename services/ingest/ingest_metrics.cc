@@ -1,5 +1,8 @@
 #include "services/ingest/ingest_metrics.h"
 
+#include <algorithm>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace autostage::ingest {
@@ -69,6 +72,10 @@ IngestMetrics::IngestMetrics(prometheus::Registry& r)
                                   "Offset stores refused (e.g. partition revoked meanwhile)")),
       consumer_errors(Counter(r, "autostage_ingest_consumer_errors_total",
                               "Error events returned by the Kafka consumer")),
+      poll_interval_exceeded(
+          Counter(r, "autostage_ingest_poll_interval_exceeded_total",
+                  "Times the poll loop stalled past max.poll.interval.ms and the consumer left "
+                  "the group (its partitions were reassigned; late work is fenced)")),
       rule_engine_rebuilds(Counter(r, "autostage_ingest_engine_rebuilds_total",
                                    "Worker engines rebuilt after a rule reload")),
       event_to_ack(Histogram(r, "autostage_ingest_event_to_ack_seconds",
@@ -87,6 +94,29 @@ IngestMetrics::IngestMetrics(prometheus::Registry& r)
       lag(prometheus::BuildGauge()
               .Name("autostage_ingest_consumer_lag")
               .Help("High watermark minus next offset to read, per partition")
-              .Register(r)) {}
+              .Register(r)),
+      stripped_parts(CounterFamily(r, "autostage_ingest_stripped_parts_total",
+                                   "Parts of judged events the text extraction dropped (quoted "
+                                   "history, signatures, ...), by source and format")) {}
+
+void IngestMetrics::StrippedParts(const std::string& source,
+                                  const std::vector<std::string_view>& formats) {
+  if (formats.empty()) return;
+  // One Family::Add (a locked lookup) per distinct format of the event, not per part.
+  std::vector<std::pair<std::string_view, int>> counts;
+  for (std::string_view format : formats) {
+    auto it = std::find_if(counts.begin(), counts.end(),
+                           [format](const auto& c) { return c.first == format; });
+    if (it == counts.end()) {
+      counts.emplace_back(format, 1);
+    } else {
+      ++it->second;
+    }
+  }
+  for (const auto& [format, n] : counts) {
+    stripped_parts.Add({{"source", source}, {"format", std::string(format)}})
+        .Increment(static_cast<double>(n));
+  }
+}
 
 }  // namespace autostage::ingest

@@ -3,8 +3,8 @@
 // from an injected registry; label values are bounded (topic, source, reason, stage, rule id,
 // outcome), never an event or opportunity id.
 //
-// Thread safety: prometheus-cpp metrics are thread-safe; the Family::Add lookups below take
-// the family's lock, so hot paths cache what they can.
+// Thread safety: prometheus-cpp metrics are thread-safe (StrippedParts too); the Family::Add
+// lookups below take the family's lock, so hot paths cache what they can.
 #ifndef AUTOSTAGE_SERVICES_INGEST_INGEST_METRICS_H_
 #define AUTOSTAGE_SERVICES_INGEST_INGEST_METRICS_H_
 
@@ -15,6 +15,8 @@
 #include <prometheus/registry.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace autostage::ingest {
 
@@ -38,6 +40,9 @@ struct IngestMetrics {
   }
   prometheus::Counter& Dlq(const std::string& reason) { return dlq.Add({{"reason", reason}}); }
   prometheus::Counter& Retry(const std::string& what) { return retries.Add({{"what", what}}); }
+  // Counts the parts extraction dropped from one judged event of `source`, by format
+  // (rules::Decision::dropped_formats: "quote_gt", "signature", ...).
+  void StrippedParts(const std::string& source, const std::vector<std::string_view>& formats);
   prometheus::Gauge& Lag(const std::string& topic, int partition) {
     return lag.Add({{"topic", topic}, {"partition", std::to_string(partition)}});
   }
@@ -60,6 +65,8 @@ struct IngestMetrics {
   prometheus::Counter& pauses;
   prometheus::Counter& offset_store_errors;
   prometheus::Counter& consumer_errors;
+  // The poll loop stalled past max.poll.interval.ms and the member left the group (scenario 4).
+  prometheus::Counter& poll_interval_exceeded;
   prometheus::Counter& rule_engine_rebuilds;
   // occurred_at → proposal acknowledged by review.
   prometheus::Histogram& event_to_ack;
@@ -73,6 +80,7 @@ struct IngestMetrics {
   prometheus::Gauge& assigned_partitions;
   prometheus::Gauge& rules_generation;
   prometheus::Family<prometheus::Gauge>& lag;
+  prometheus::Family<prometheus::Counter>& stripped_parts;
 };
 
 }  // namespace autostage::ingest

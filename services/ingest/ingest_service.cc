@@ -150,6 +150,7 @@ absl::Status IngestService::Run() {
         Dispatch(*std::move(message));
       } else if (!message->is_partition_eof()) {
         deps_.metrics.consumer_errors.Increment();
+        monitor_->ConsumerError(*message);  // scenario 4: max.poll.interval.ms exceeded
         deps_.log.Warn("consumer error", {{"error", message->status()},
                                           {"topic", message->topic()},
                                           {"partition", message->partition()}});

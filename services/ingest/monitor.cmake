@@ -20,3 +20,18 @@ if(TARGET autostage_testing)
     LABELS kafka
     TIMEOUT 180)
 endif()
+
+# Failure scenarios 4 and 9a with IngestService, the devbroker, redis-server and review.
+if(TARGET autostage_ingest AND TARGET autostage_ingest_state AND TARGET autostage_testing
+   AND TARGET autostage_review)
+  autostage_test(ingest_scenarios_kafkatest
+    SOURCES ingest_scenarios_kafkatest.cc
+    DEPS autostage_ingest autostage_ingest_state autostage_review autostage_testing
+         autostage_normalize autostage_extract prometheus-cpp::core
+    LABELS kafka redis
+    TIMEOUT 600)
+endif()
+
+autostage_test(ingest_metrics_test
+  SOURCES ingest_metrics_test.cc
+  DEPS autostage_ingest_core prometheus-cpp::core)

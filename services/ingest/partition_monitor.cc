@@ -110,6 +110,17 @@ int64_t PartitionMonitor::Consumed(const PartitionKey& key, int64_t offset) {
   return skipped;
 }
 
+bool PartitionMonitor::ConsumerError(const kafka::Message& error) {
+  if (error.error_code() != RD_KAFKA_RESP_ERR__MAX_POLL_EXCEEDED) return false;
+  metrics_.poll_interval_exceeded.Increment();
+  log_.Error(
+      "poll interval exceeded: the poll loop stalled past max.poll.interval.ms, the consumer "
+      "left the group and its partitions are reassigned; their late work is fenced (offsets "
+      "not stored, proposal ids idempotent)",
+      {{"error", error.status()}});
+  return true;
+}
+
 void PartitionMonitor::RefreshNow() {
   absl::MutexLock refresh(&refresh_mu_);
   struct Snapshot {

@@ -26,9 +26,9 @@
 // OffsetTracker::Track's. (Topics must not be compacted or carry transaction markers, whose
 // offsets are legitimately absent; the event topics carry neither.)
 //
-// Thread safety: Assigned, Revoked and Consumed are called on the consumer's poll thread;
-// RefreshNow, Start, Stop and skipped() from any thread. The consumer and metrics are borrowed
-// and must outlive the monitor.
+// Thread safety: Assigned, Revoked, Consumed and ConsumerError are called on the consumer's poll
+// thread; RefreshNow, Start, Stop and skipped() from any thread. The consumer and metrics are
+// borrowed and must outlive the monitor.
 #ifndef AUTOSTAGE_SERVICES_INGEST_PARTITION_MONITOR_H_
 #define AUTOSTAGE_SERVICES_INGEST_PARTITION_MONITOR_H_
 
@@ -84,6 +84,15 @@ class PartitionMonitor {
   // `offset` of `key` was consumed. Returns the offsets skipped before it (only the first offset
   // of an assignment can report any; see the top), already logged and counted.
   int64_t Consumed(const PartitionKey& key, int64_t offset);
+
+  // An error event of the consumer. ERR__MAX_POLL_EXCEEDED (failure scenario 4: the poll loop
+  // stalled past max.poll.interval.ms, so librdkafka left the group and the partitions go to
+  // other members) is logged as such and counted in
+  // autostage_ingest_poll_interval_exceeded_total; returns whether it was that. What is still
+  // in flight for those partitions is fenced: their revocation arrives as `lost`, so no offset
+  // of theirs is stored (OffsetTracker epochs), and a late proposal carries the same id the
+  // new owner's does, which review answers `duplicate`/`merged`.
+  bool ConsumerError(const kafka::Message& error);
 
   // Refreshes every lag gauge now (the thread does it every lag_interval).
   void RefreshNow();
