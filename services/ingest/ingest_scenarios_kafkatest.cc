@@ -17,6 +17,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -465,6 +466,49 @@ TEST_F(IngestScenariosTest, CommittedOffsetBehindTheLogStartResetsToEarliestLogs
   EXPECT_THAT(log, ::testing::HasSubstr(absl::StrCat("\"skipped\":", marks.low - 10)));
   EXPECT_THAT(log, ::testing::HasSubstr(absl::StrCat("\"resumed_at\":", marks.low)));
   (void)(*probe)->Close();
+}
+
+// "Stripper hits by format": the parts extraction dropped from each judged event are counted in
+// autostage_ingest_stripped_parts_total{source,format}, exactly as the engine reports them.
+TEST_F(IngestScenariosTest, StrippedPartsAreCountedBySourceAndFormat) {
+  const std::vector<v1::Event> events = Variants(static_cast<int>(corpus_.size()), "sp");
+  std::map<std::string, double> expected;  // "source/format" → dropped parts
+  {
+    rules::SnapshotResolver resolver(opportunities_);
+    absl::StatusOr<std::unique_ptr<rules::Engine>> engine =
+        rules::Engine::Create(reloader_->Current().rules, *guards_);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    for (const v1::Event& e : events) {
+      absl::StatusOr<rules::Decision> d = (*engine)->Process(e, resolver);
+      ASSERT_TRUE(d.ok()) << d.status();
+      for (std::string_view format : d->dropped_formats) {
+        expected[e.source() + "/" + std::string(format)] += 1;
+      }
+    }
+  }
+  ASSERT_FALSE(expected.empty()) << "the corpus has no quoted history or signatures to strip";
+  Start(a_, IngestServiceOptions{});
+  for (const v1::Event& e : events) Publish(e);
+  ASSERT_TRUE(producer_->Flush(absl::Now() + absl::Seconds(10)).ok());
+  const int64_t n = static_cast<int64_t>(events.size());
+  ASSERT_TRUE(WaitFor([&] { return a_.service->stats().handled >= n && batcher_->InFlight() == 0; },
+                      absl::Seconds(60))
+                  .ok())
+      << "handled " << a_.service->stats().handled << " of " << n;
+  std::map<std::string, double> counted;
+  for (const prometheus::MetricFamily& family : a_.registry.Collect()) {
+    if (family.name != "autostage_ingest_stripped_parts_total") continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      std::string source;
+      std::string format;
+      for (const prometheus::ClientMetric::Label& label : metric.label) {
+        if (label.name == "source") source = label.value;
+        if (label.name == "format") format = label.value;
+      }
+      counted[absl::StrCat(source, "/", format)] = metric.counter.value;
+    }
+  }
+  EXPECT_EQ(counted, expected);
 }
 
 }  // namespace

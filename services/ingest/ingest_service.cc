@@ -497,6 +497,7 @@ void IngestService::Handle(const std::shared_ptr<Work>& work) {
     DeadLetter(work, "engine_error", std::string(decision.status().message()));
     return;
   }
+  deps_.metrics.StrippedParts(event.source(), decision->dropped_formats);
   if (!decision->proposal) {
     Finish(work, /*mark_done=*/true);
     return;
