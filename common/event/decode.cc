@@ -134,17 +134,21 @@ Decoder::Decoder(Decoder&&) noexcept = default;
 Decoder& Decoder::operator=(Decoder&&) noexcept = default;
 
 absl::StatusOr<v1::Event> Decoder::DecodeEvent(std::string_view bytes, Encoding encoding) {
-  RETURN_IF_ERROR(CheckSize(bytes, limits_));
   v1::Event event;
+  RETURN_IF_ERROR(DecodeEventInto(bytes, encoding, &event));
+  return event;
+}
+
+absl::Status Decoder::DecodeEventInto(std::string_view bytes, Encoding encoding, v1::Event* event) {
+  event->Clear();
+  RETURN_IF_ERROR(CheckSize(bytes, limits_));
   if (encoding == Encoding::kProtobuf) {
-    RETURN_IF_ERROR(ParseProtobuf(bytes, &event));
-    RETURN_IF_ERROR(internal::CheckEvent(event, limits_, {.check_utf8 = false}));
-    return event;
+    RETURN_IF_ERROR(ParseProtobuf(bytes, event));
+    return internal::CheckEvent(*event, limits_, {.check_utf8 = false});
   }
   ASSIGN_OR_RETURN(const simdjson::dom::element root, json_->Parse(bytes, limits_));
-  RETURN_IF_ERROR(internal::ReadEventJson(root, &event));
-  RETURN_IF_ERROR(internal::CheckEvent(event, limits_, {.check_utf8 = false, .from_json = true}));
-  return event;
+  RETURN_IF_ERROR(internal::ReadEventJson(root, event));
+  return internal::CheckEvent(*event, limits_, {.check_utf8 = false, .from_json = true});
 }
 
 absl::StatusOr<v1::Opportunity> Decoder::DecodeOpportunity(std::string_view bytes,

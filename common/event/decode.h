@@ -78,6 +78,10 @@ class Decoder {
 
   absl::StatusOr<v1::Event> DecodeEvent(std::string_view bytes, Encoding encoding);
   absl::StatusOr<v1::Opportunity> DecodeOpportunity(std::string_view bytes, Encoding encoding);
+  // The same into `*event`, cleared first: a worker that keeps one Event per thread reuses its
+  // strings' and repeated fields' capacity (protobuf's Clear keeps them), so a stream of
+  // similar messages allocates little. On error `*event` holds an unspecified partial value.
+  absl::Status DecodeEventInto(std::string_view bytes, Encoding encoding, v1::Event* event);
 
  private:
   class JsonParser;  // hides simdjson from includers

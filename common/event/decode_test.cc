@@ -707,6 +707,25 @@ TEST(DecoderTest, ReusedDecoderMatchesFreeFunctions) {
   EXPECT_TRUE(decoder.DecodeOpportunity(kOpportunity, Encoding::kJson).ok());
 }
 
+// One Event reused across messages of every source, an error and binary protobuf: each result
+// equals a fresh decode (nothing of the previous message survives Clear()).
+TEST(DecoderTest, DecodeEventIntoReusedEventMatchesFreshDecode) {
+  Decoder decoder;
+  v1::Event reused;
+  const std::string big = Replace(kEmailEvent, "Body text", std::string(200'000, 'b'));
+  std::string binary;
+  ASSERT_TRUE(MustDecode(kCallEvent).SerializeToString(&binary));
+  const std::string_view jsons[] = {kEmailEvent, kChatEvent,  big,
+                                    kCallEvent,  kEmailEvent, kChatEvent};
+  for (std::string_view json : jsons) {
+    ASSERT_TRUE(decoder.DecodeEventInto(json, Encoding::kJson, &reused).ok());
+    EXPECT_TRUE(MessageDifferencer::Equals(reused, MustDecode(json)));
+    ExpectError(decoder.DecodeEventInto(Nested(100), Encoding::kJson, &reused), kReasonTooDeep, "");
+    ASSERT_TRUE(decoder.DecodeEventInto(binary, Encoding::kProtobuf, &reused).ok());
+    EXPECT_TRUE(MessageDifferencer::Equals(reused, MustDecode(kCallEvent)));
+  }
+}
+
 // ---- helpers ---------------------------------------------------------------------------------
 
 TEST(EncodingTest, FromContentType) {
