@@ -322,7 +322,8 @@ bool Matcher::EvaluateRule(const CompiledPipeline& pipeline, const SegmentContex
       }
     }
     if (!failed && none_present) {
-      const text::ByteRange clause = ClauseAt(normalized, anchor, cache);
+      const text::ByteRange clause =
+          ClauseAt(normalized, anchor, rule.any_guard_blocks, cache);
       if (const Hit* h = HitInside(hits, rule.none, clause)) {
         failed = true;
         if (trace != nullptr) {
@@ -399,11 +400,15 @@ text::ByteRange Matcher::SentenceAt(std::string_view text, const Hit& anchor, Se
   return cache->sentences.back();
 }
 
-text::ByteRange Matcher::ClauseAt(std::string_view text, const Hit& anchor, SegmentCache* cache) {
+text::ByteRange Matcher::ClauseAt(std::string_view text, const Hit& anchor, bool analyze,
+                                  SegmentCache* cache) {
   for (const text::ByteRange& r : cache->clauses) {
     if (r.begin <= anchor.start && anchor.end <= r.end) return r;
   }
-  cache->clauses.push_back(guards_->ClauseAt(text, anchor.start, anchor.end));
+  // Analyze finds the same clause (same sentence, same preparation) on its way: for a rule with
+  // guards, one sentence scan then serves the clause and, once cached, the guard check.
+  cache->clauses.push_back(analyze ? AnalyzeAt(text, anchor, cache).clause
+                                   : guards_->ClauseAt(text, anchor.start, anchor.end));
   return cache->clauses.back();
 }
 

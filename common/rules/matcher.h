@@ -127,7 +127,9 @@ class Matcher {
   bool NearPossible(const std::vector<Hit>& hits, const CompiledRule& rule,
                     const Hit& anchor) const;
   text::ByteRange SentenceAt(std::string_view text, const Hit& anchor, SegmentCache* cache);
-  text::ByteRange ClauseAt(std::string_view text, const Hit& anchor, SegmentCache* cache);
+  // With `analyze`, the clause comes from AnalyzeAt (cached findings) instead of a separate scan.
+  text::ByteRange ClauseAt(std::string_view text, const Hit& anchor, bool analyze,
+                           SegmentCache* cache);
   const text::GuardFindings& AnalyzeAt(std::string_view text, const Hit& anchor,
                                        SegmentCache* cache);
 
