@@ -144,12 +144,11 @@ size_t NeedleSet::Count(std::string_view hay, size_t limit) const {
   uint64_t found = 0;  // one bit per needle (needles past the 64th are not deduplicated)
   size_t count = 0;
   const unsigned char* h = reinterpret_cast<const unsigned char*>(hay.data());
-  unsigned a = kLowerTable[h[0]];
   for (size_t i = 0; i + 1 < hay.size(); ++i) {
-    unsigned b = kLowerTable[h[i + 1]];
-    unsigned k = (a * 131u + b) & 4095u;
-    unsigned first = a;
-    a = b;
+    const unsigned first = kLowerTable[h[i]];
+    if ((first_[first >> 6] & (uint64_t{1} << (first & 63))) == 0) continue;
+    const unsigned b = kLowerTable[h[i + 1]];
+    const unsigned k = (first * 131u + b) & 4095u;
     if ((bits_[k >> 6] & (uint64_t{1} << (k & 63))) == 0) continue;
     for (size_t idx = 0; idx < size_; ++idx) {
       std::string_view n = needles_[idx];
