@@ -322,8 +322,7 @@ bool Matcher::EvaluateRule(const CompiledPipeline& pipeline, const SegmentContex
       }
     }
     if (!failed && none_present) {
-      const text::ByteRange clause =
-          ClauseAt(normalized, anchor, rule.any_guard_blocks, cache);
+      const text::ByteRange clause = ClauseAt(normalized, anchor, rule.any_guard_blocks, cache);
       if (const Hit* h = HitInside(hits, rule.none, clause)) {
         failed = true;
         if (trace != nullptr) {
