@@ -36,6 +36,8 @@ class Pipelines {
     return it == stages_.end() ? nullptr : &it->second;
   }
   size_t size() const { return stages_.size(); }
+  // Every pipeline id → its stage ids in order (review's decide script receives them all).
+  const std::map<std::string, std::vector<std::string>>& all() const { return stages_; }
 
  private:
   std::map<std::string, std::vector<std::string>> stages_;

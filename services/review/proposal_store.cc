@@ -37,67 +37,163 @@ constexpr int kMaxPageSize = 500;
 // page token then resumes after the last one examined.
 constexpr int kMaxScanned = 5000;
 
-// KEYS: opportunity, pending, outbox, audit, updates.
-// ARGV: decision pid opp version actor now_ms reason change_id change_bytes expected_owner
-//       expected_team peer index_prefix opp_prefix n_stages stage...
-// Returns {code, message}: OK | REPLAY | NOT_FOUND | ABORTED | FAILED_PRECONDITION.
+// KEYS: locator, outbox, audit, updates.
+// ARGV: decision pid version actor now_ms reason change_id confirmed_at(serialized Timestamp)
+//       scope_kind(all|owner|team) scope_id expected(1|"") expected_owner expected_team peer
+//       index_prefix key_prefix n_pipelines (pipeline n_stages stage...)...
+// One round trip per decision: the script resolves the locator, checks the caller's scope
+// against the opportunity hash, decides, writes the StageChange (protobuf wire format, built
+// here from the stored proposal and evidence, so it is written atomically with the
+// confirmation) to the outbox, and answers with the proposal as it now is.
+// Returns {code, message, opportunity_id, proposal fields (HGETALL), evidence (newest first),
+//          pipeline, from_stage, to_stage, stage_entered_ms ('' unknown), moved ('1' | '')}
+// for OK | REPLAY, else {code, message, opportunity_id}: NOT_FOUND | DENIED | ABORTED |
+// FAILED_PRECONDITION.
 //
-// Check order (docs/api.md "Decisions and races"): the same decision again is a replay at any
-// version; a different decision on a decided proposal is ABORTED when the caller's version is
-// not the current one (it lost a race: the winner bumped the version) and FAILED_PRECONDITION
-// when it is (the caller saw the decision and still asks for the other one); superseded and
-// expired proposals are FAILED_PRECONDITION at any version (reloading cannot help).
+// Check order (docs/api.md "Decisions and races"): an unknown proposal is NOT_FOUND, then the
+// scope (DENIED), then: the same decision again is a replay at any version; a different
+// decision on a decided proposal is ABORTED when the caller's version is not the current one
+// (it lost a race: the winner bumped the version) and FAILED_PRECONDITION when it is (the
+// caller saw the decision and still asks for the other one); superseded and expired proposals
+// are FAILED_PRECONDITION at any version (reloading cannot help).
+//
+// Time in stage: the opportunity hash's stage_entered_ms (set here when a confirmation moves
+// the stage, and by common/crmstate when a dated CRM snapshot does) is returned as it was
+// before the move, so the service can observe how long the opportunity sat in from_stage.
 constexpr absl::string_view kDecideLua = R"lua(
-local decision, pid, opp, actor, now = ARGV[1], ARGV[2], ARGV[3], ARGV[5], ARGV[6]
-local ip, op = ARGV[13], ARGV[14]
-local stages = read_stages(15)
-local function unindex(id)
-  local pk = op .. 'proposal:' .. id
-  local f = redis.call('HMGET', pk, 'idx_owner', 'idx_team', 'to_stage')
-  redis.call('ZREM', ip .. 'all', id)
-  if f[1] and f[1] ~= '' then redis.call('ZREM', ip .. 'owner:' .. f[1], id) end
-  if f[2] and f[2] ~= '' then redis.call('ZREM', ip .. 'team:' .. f[2], id) end
-  if f[3] and redis.call('HGET', KEYS[2], f[3]) == id then redis.call('HDEL', KEYS[2], f[3]) end
+local decision, pid, actor, now = ARGV[1], ARGV[2], ARGV[4], ARGV[5]
+local ip, kp = ARGV[15], ARGV[16]
+-- Protobuf wire format, just what a StageChange needs.
+local function varint(n)
+  local out = {}
+  while n >= 128 do
+    out[#out + 1] = string.char(n % 128 + 128)
+    n = math.floor(n / 128)
+  end
+  out[#out + 1] = string.char(n)
+  return table.concat(out)
 end
-local function audit(action, id, detail)
-  redis.call('XADD', KEYS[4], '*', 'action', action, 'principal', actor, 'proposal_id', id,
-    'opportunity_id', opp, 'detail', detail, 'at_ms', now, 'peer', ARGV[12])
+local function field(num, s) return string.char(num * 8 + 2) .. varint(#s) .. s end
+-- proto3: an empty string field is not written.
+local function str(num, s)
+  if s == nil or s == '' then return '' end
+  return field(num, s)
 end
-local function supersede(id, why)
-  local pk = op .. 'proposal:' .. id
-  unindex(id)
-  redis.call('HSET', pk, 'status', 'superseded', 'reason', why, 'decided_at_ms', now)
-  redis.call('HINCRBY', pk, 'version', 1)
-  audit('superseded', id, why)
-  emit_update(KEYS[5], 'superseded', pk, id, opp)
+local function read_varint(s, i)
+  local n, mul = 0, 1
+  while true do
+    local b = string.byte(s, i)
+    if b == nil then return nil, i end
+    i = i + 1
+    n = n + (b % 128) * mul
+    if b < 128 then return n, i end
+    mul = mul * 128
+  end
+end
+-- The length-delimited fields of a serialized message: field number -> (last) value.
+local function strings_of(s)
+  local out, i = {}, 1
+  while i <= #s do
+    local tag, len
+    tag, i = read_varint(s, i)
+    if tag == nil then break end
+    local wt = tag % 8
+    if wt == 0 then
+      len, i = read_varint(s, i)
+      if len == nil then break end
+    elseif wt == 1 then i = i + 8
+    elseif wt == 5 then i = i + 4
+    elseif wt == 2 then
+      len, i = read_varint(s, i)
+      if len == nil then break end
+      out[math.floor(tag / 8)] = string.sub(s, i, i + len - 1)
+      i = i + len
+    else break end
+  end
+  return out
+end
+
+local opp = redis.call('HGET', KEYS[1], pid)
+if not opp then return {'NOT_FOUND', 'no proposal ' .. pid, ''} end
+local op = kp .. ':{' .. opp .. '}:'
+local okey, pendkey = op .. 'opportunity', op .. 'pending'
+local o = redis.call('HMGET', okey, 'stage', 'status', 'owner_id', 'team_id', 'stage_entered_ms')
+local owner, team = o[3] or '', o[4] or ''
+local kind, sid = ARGV[9], ARGV[10]
+if not (kind == 'all' or (kind == 'owner' and sid ~= '' and sid == owner) or
+        (kind == 'team' and sid ~= '' and sid == team)) then
+  return {'DENIED', '', opp}
 end
 local pk = op .. 'proposal:' .. pid
 local p = redis.call('HMGET', pk, 'status', 'version', 'from_stage', 'to_stage', 'decided_by',
-  'reason')
-if not p[1] then return {'NOT_FOUND', 'no proposal ' .. pid} end
+  'reason', 'proposal')
+if not p[1] then return {'NOT_FOUND', 'no proposal ' .. pid, opp} end
+local pipeline = strings_of(p[7] or '')[3] or ''
+local stages
+do
+  local at = 17
+  for _ = 1, tonumber(ARGV[at]) do
+    local n = tonumber(ARGV[at + 2])
+    if ARGV[at + 1] == pipeline then
+      stages = {}
+      for i = 1, n do stages[i] = ARGV[at + 2 + i] end
+    end
+    at = at + 2 + n
+  end
+end
+if not stages then
+  return {'FAILED_PRECONDITION', 'pipeline ' .. pipeline .. ' is no longer configured', opp}
+end
+local evkey = op .. 'evidence:' .. pid
+local function answer(code, moved, entered)
+  return {code, '', opp, redis.call('HGETALL', pk), redis.call('ZREVRANGE', evkey, 0, -1),
+    pipeline, p[3] or '', p[4] or '', entered or '', moved and '1' or ''}
+end
+local function unindex(id)
+  local ik = op .. 'proposal:' .. id
+  local f = redis.call('HMGET', ik, 'idx_owner', 'idx_team', 'to_stage')
+  redis.call('ZREM', ip .. 'all', id)
+  if f[1] and f[1] ~= '' then redis.call('ZREM', ip .. 'owner:' .. f[1], id) end
+  if f[2] and f[2] ~= '' then redis.call('ZREM', ip .. 'team:' .. f[2], id) end
+  if f[3] and redis.call('HGET', pendkey, f[3]) == id then redis.call('HDEL', pendkey, f[3]) end
+end
+local function audit(action, id, detail)
+  redis.call('XADD', KEYS[3], '*', 'action', action, 'principal', actor, 'proposal_id', id,
+    'opportunity_id', opp, 'detail', detail, 'at_ms', now, 'peer', ARGV[14])
+end
+local function supersede(id, why)
+  local sk = op .. 'proposal:' .. id
+  unindex(id)
+  redis.call('HSET', sk, 'status', 'superseded', 'reason', why, 'decided_at_ms', now)
+  redis.call('HINCRBY', sk, 'version', 1)
+  audit('superseded', id, why)
+  emit_update(KEYS[4], 'superseded', sk, id, opp)
+end
 local want = (decision == 'confirm') and 'confirmed' or 'rejected'
-if p[1] == want then return {'REPLAY', ''} end
+if p[1] == want then return answer('REPLAY') end
 if p[1] == 'confirmed' or p[1] == 'rejected' then
-  if tonumber(p[2]) ~= tonumber(ARGV[4]) then
+  if tonumber(p[2]) ~= tonumber(ARGV[3]) then
     return {'ABORTED', 'This suggestion was just ' .. p[1] .. ' by ' .. (p[5] or '?') ..
-      ' (version ' .. p[2] .. ', you had ' .. ARGV[4] .. '): reload it.'}
+      ' (version ' .. p[2] .. ', you had ' .. ARGV[3] .. '): reload it.', opp}
   end
   return {'FAILED_PRECONDITION', 'This suggestion was already ' .. p[1] .. ' by ' ..
-    (p[5] or '?') .. '.'}
+    (p[5] or '?') .. '.', opp}
 end
 if p[1] == 'superseded' then
-  return {'FAILED_PRECONDITION', 'This suggestion no longer applies: ' .. (p[6] or '') .. '.'}
+  return {'FAILED_PRECONDITION', 'This suggestion no longer applies: ' .. (p[6] or '') .. '.',
+    opp}
 end
 if p[1] ~= 'pending' then
-  return {'FAILED_PRECONDITION', 'This suggestion is ' .. p[1] .. ' and can no longer be decided.'}
+  return {'FAILED_PRECONDITION', 'This suggestion is ' .. p[1] ..
+    ' and can no longer be decided.', opp}
 end
-if tonumber(p[2]) ~= tonumber(ARGV[4]) then
+if tonumber(p[2]) ~= tonumber(ARGV[3]) then
   return {'ABORTED', 'The suggestion changed (new evidence) since you loaded it (version ' ..
-    p[2] .. ', you had ' .. ARGV[4] .. '): reload it and decide again.'}
+    p[2] .. ', you had ' .. ARGV[3] .. '): reload it and decide again.', opp}
 end
-local o = redis.call('HMGET', KEYS[1], 'stage', 'status', 'owner_id', 'team_id')
-if (o[3] or '') ~= ARGV[10] or (o[4] or '') ~= ARGV[11] then
-  return {'ABORTED', 'The opportunity changed owner or team meanwhile: reload and try again.'}
+if ARGV[11] == '1' and (owner ~= ARGV[12] or team ~= ARGV[13]) then
+  return {'ABORTED', 'The opportunity changed owner or team meanwhile: reload and try again.',
+    opp}
 end
 if decision == 'confirm' then
   local closed = o[2] and o[2] ~= 'open'
@@ -111,15 +207,15 @@ if decision == 'confirm' then
     end
     supersede(pid, why)
     return {'FAILED_PRECONDITION', 'This suggestion no longer applies: ' .. why ..
-      '. It was withdrawn and nothing was changed.'}
+      '. It was withdrawn and nothing was changed.', opp}
   end
-  redis.call('HSET', KEYS[1], 'stage', p[4])
+  redis.call('HSET', okey, 'stage', p[4], 'stage_entered_ms', now)
   unindex(pid)
   redis.call('HSET', pk, 'status', 'confirmed', 'decided_by', actor, 'decided_at_ms', now,
-    'change_id', ARGV[8])
+    'change_id', ARGV[7])
   redis.call('HINCRBY', pk, 'version', 1)
   local rt = rank(stages, p[4]) or 0
-  local others = redis.call('HGETALL', KEYS[2])
+  local others = redis.call('HGETALL', pendkey)
   for i = 1, #others, 2 do
     local ts, id = others[i], others[i + 1]
     local r = rank(stages, ts)
@@ -130,19 +226,28 @@ if decision == 'confirm' then
       redis.call('HINCRBY', op .. 'proposal:' .. id, 'version', 1)
     end
   end
-  redis.call('XADD', KEYS[3], '*', 'change_id', ARGV[8], 'opportunity_id', opp, 'proposal_id',
-    pid, 'change', ARGV[9])
+  -- The StageChange, fields in number order as protobuf serializes them.
+  local head = strings_of(p[7] or '')
+  local change = {str(1, ARGV[7]), str(2, head[2] or opp), str(3, pipeline), str(4, p[3]),
+    str(5, p[4]), str(6, head[1] or pid), str(7, actor), field(8, ARGV[8])}
+  for _, e in ipairs(redis.call('ZREVRANGE', evkey, 0, -1)) do
+    local ev = strings_of(e)
+    change[#change + 1] = field(9, str(1, ev[1]) .. str(2, ev[2]) .. str(3, ev[3]) ..
+      str(4, ev[5]))
+  end
+  redis.call('XADD', KEYS[2], '*', 'change_id', ARGV[7], 'opportunity_id', opp, 'proposal_id',
+    pid, 'change', table.concat(change))
   audit('confirm', pid, p[3] .. ' -> ' .. p[4])
-  emit_update(KEYS[5], 'decided', pk, pid, opp)
-else
-  unindex(pid)
-  redis.call('HSET', pk, 'status', 'rejected', 'decided_by', actor, 'decided_at_ms', now,
-    'reason', ARGV[7])
-  redis.call('HINCRBY', pk, 'version', 1)
-  audit('reject', pid, ARGV[7])
-  emit_update(KEYS[5], 'decided', pk, pid, opp)
+  emit_update(KEYS[4], 'decided', pk, pid, opp)
+  return answer('OK', true, o[5])
 end
-return {'OK', ''}
+unindex(pid)
+redis.call('HSET', pk, 'status', 'rejected', 'decided_by', actor, 'decided_at_ms', now,
+  'reason', ARGV[6])
+redis.call('HINCRBY', pk, 'version', 1)
+audit('reject', pid, ARGV[6])
+emit_update(KEYS[4], 'decided', pk, pid, opp)
+return answer('OK')
 )lua";
 
 // KEYS: pending:all, locator, audit, updates.
@@ -200,6 +305,38 @@ v1::ProposalStatus ParseStatus(const std::string& s) {
   return v1::PROPOSAL_STATUS_UNSPECIFIED;
 }
 
+// A stored proposal from its hash (HGETALL reply) and evidence (ZREVRANGE reply, newest first).
+absl::StatusOr<v1::ReviewedProposal> ParseProposal(const std::string& id, const Reply& fields,
+                                                   const Reply& evidence) {
+  std::map<std::string, std::string> f;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) f[fields[i].str()] = fields[i + 1].str();
+  if (f.empty()) return absl::NotFoundError(absl::StrCat("no proposal ", id));
+  v1::ReviewedProposal out;
+  v1::Proposal* p = out.mutable_proposal();
+  if (!p->ParseFromString(f["proposal"])) {
+    return absl::DataLossError(absl::StrCat("proposal ", id, " is corrupt"));
+  }
+  p->set_from_stage(f["from_stage"]);
+  double confidence = 0;
+  if (absl::SimpleAtod(f["confidence"], &confidence)) p->set_confidence(confidence);
+  for (const Reply& e : evidence.elements()) {
+    if (!p->add_evidence()->ParseFromString(e.str())) {
+      return absl::DataLossError(absl::StrCat("evidence of proposal ", id, " is corrupt"));
+    }
+  }
+  out.set_status(ParseStatus(f["status"]));
+  out.set_version(ParseInt(f["version"]));
+  out.set_decided_by(f["decided_by"]);
+  if (!f["decided_at_ms"].empty()) {
+    *out.mutable_decided_at() = FromMillis(ParseInt(f["decided_at_ms"]));
+  }
+  out.set_reason(f["reason"]);
+  *out.mutable_updated_at() = FromMillis(ParseInt(f["updated_ms"]));
+  out.set_submissions(static_cast<int32_t>(ParseInt(f["submissions"])));
+  out.set_change_id(f["change_id"]);
+  return out;
+}
+
 // Keyset page token: "<order>:<score>:<proposal id>" of the last entry examined.
 struct Cursor {
   int64_t score = 0;
@@ -240,6 +377,7 @@ ProposalStore::ProposalStore(redis::RedisPool& pool, Pipelines pipelines, const 
       submit_script_(WithHelpers(store_internal::kSubmitLua)),
       decide_script_(WithHelpers(kDecideLua)),
       expire_script_(WithHelpers(kExpireLua)),
+      pipeline_args_(PipelineArgs(pipelines_)),
       opportunities_(pool, crmstate::StoreOptions{.pool_wait = options.pool_wait}) {}
 
 std::string ProposalStore::OutboxKey() { return Key("outbox", kGlobalTag); }
@@ -298,34 +436,7 @@ absl::StatusOr<v1::ReviewedProposal> ProposalStore::Load(redis::RedisClient& cli
                    client.Pipeline({{"HGETALL", ProposalKey(opp, id)},
                                     {"ZREVRANGE", EvidenceKey(opp, id), "0", "-1"}}));
   for (const Reply& r : replies) RETURN_IF_ERROR(r.ToStatus());
-  std::map<std::string, std::string> f;
-  const Reply& fields = replies[0];
-  for (size_t i = 0; i + 1 < fields.size(); i += 2) f[fields[i].str()] = fields[i + 1].str();
-  if (f.empty()) return absl::NotFoundError(absl::StrCat("no proposal ", id));
-  v1::ReviewedProposal out;
-  v1::Proposal* p = out.mutable_proposal();
-  if (!p->ParseFromString(f["proposal"])) {
-    return absl::DataLossError(absl::StrCat("proposal ", id, " is corrupt"));
-  }
-  p->set_from_stage(f["from_stage"]);
-  double confidence = 0;
-  if (absl::SimpleAtod(f["confidence"], &confidence)) p->set_confidence(confidence);
-  for (const Reply& e : replies[1].elements()) {
-    if (!p->add_evidence()->ParseFromString(e.str())) {
-      return absl::DataLossError(absl::StrCat("evidence of proposal ", id, " is corrupt"));
-    }
-  }
-  out.set_status(ParseStatus(f["status"]));
-  out.set_version(ParseInt(f["version"]));
-  out.set_decided_by(f["decided_by"]);
-  if (!f["decided_at_ms"].empty()) {
-    *out.mutable_decided_at() = FromMillis(ParseInt(f["decided_at_ms"]));
-  }
-  out.set_reason(f["reason"]);
-  *out.mutable_updated_at() = FromMillis(ParseInt(f["updated_ms"]));
-  out.set_submissions(static_cast<int32_t>(ParseInt(f["submissions"])));
-  out.set_change_id(f["change_id"]);
-  return out;
+  return ParseProposal(id, replies[0], replies[1]);
 }
 
 absl::StatusOr<v1::ListPendingResponse> ProposalStore::ListPending(
@@ -424,70 +535,72 @@ absl::StatusOr<v1::ListPendingResponse> ProposalStore::ListPending(
   return response;
 }
 
-absl::StatusOr<v1::ReviewedProposal> ProposalStore::Decide(const DecisionRequest& request) {
-  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
-  ASSIGN_OR_RETURN(std::string opp, Locate(*lease, request.proposal_id));
-  ASSIGN_OR_RETURN(v1::ReviewedProposal current, Load(*lease, opp, request.proposal_id));
-  const std::vector<std::string>* stages = pipelines_.Find(current.proposal().pipeline());
-  if (stages == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("pipeline ", current.proposal().pipeline(), " is no longer configured"));
+std::vector<std::string> ProposalStore::PipelineArgs(const Pipelines& pipelines) {
+  std::vector<std::string> args = {absl::StrCat(pipelines.all().size())};
+  for (const auto& [id, stages] : pipelines.all()) {
+    args.push_back(id);
+    args.push_back(absl::StrCat(stages.size()));
+    args.insert(args.end(), stages.begin(), stages.end());
   }
-  // The StageChange is built from what was just loaded; it can only be written if the script
-  // finds the same version, i.e. the same content.
-  if (current.status() == v1::PROPOSAL_STATUS_PENDING && current.version() != request.version) {
-    return absl::AbortedError(absl::StrCat(
-        "The suggestion changed (new evidence) since you loaded it (version ", current.version(),
-        ", you had ", request.version, "): reload it and decide again."));
-  }
+  return args;
+}
+
+absl::StatusOr<v1::ReviewedProposal> ProposalStore::Decide(const DecisionRequest& request,
+                                                           DecisionInfo* info) {
+  DecisionInfo scratch;
+  if (info == nullptr) info = &scratch;
+  *info = DecisionInfo();
   const int64_t now = NowMillis();
-  const std::string change_id = absl::StrCat("sc-", request.proposal_id);
-  std::string change_bytes;
-  if (request.decision == Decision::kConfirm) {
-    v1::StageChange change;
-    const v1::Proposal& p = current.proposal();
-    change.set_change_id(change_id);
-    change.set_opportunity_id(p.opportunity_id());
-    change.set_pipeline(p.pipeline());
-    change.set_from_stage(p.from_stage());
-    change.set_to_stage(p.to_stage());
-    change.set_proposal_id(p.proposal_id());
-    change.set_confirmed_by(request.actor);
-    *change.mutable_confirmed_at() = FromMillis(now);
-    for (const v1::Evidence& e : p.evidence()) {
-      v1::StageChangeEvidence* out = change.add_evidence();
-      out->set_event_id(e.event_id());
-      out->set_source(e.source());
-      out->set_rule_id(e.rule_id());
-      out->set_snippet(e.snippet());
-    }
-    change_bytes = change.SerializeAsString();
-  }
-  std::vector<std::string> args = {request.decision == Decision::kConfirm ? "confirm" : "reject",
+  info->decided_at_ms = now;
+  const bool confirm = request.decision == Decision::kConfirm;
+  const std::optional<Ownership>& expected = request.expected.ownership;
+  std::string confirmed_at;
+  if (confirm) FromMillis(now).SerializeToString(&confirmed_at);
+  const char* scope = "all";
+  if (request.scope.kind == ListScope::Kind::kOwner) scope = "owner";
+  if (request.scope.kind == ListScope::Kind::kTeam) scope = "team";
+  std::vector<std::string> args = {confirm ? "confirm" : "reject",
                                    request.proposal_id,
-                                   opp,
                                    absl::StrCat(request.version),
                                    request.actor,
                                    absl::StrCat(now),
                                    request.reason,
-                                   change_id,
-                                   change_bytes,
-                                   request.expected.owner_id,
-                                   request.expected.team_id,
+                                   absl::StrCat("sc-", request.proposal_id),
+                                   std::move(confirmed_at),
+                                   scope,
+                                   request.scope.id,
+                                   expected ? "1" : "",
+                                   expected ? expected->owner_id : "",
+                                   expected ? expected->team_id : "",
                                    request.peer,
                                    IndexPrefix(),
-                                   OppPrefix(opp),
-                                   absl::StrCat(stages->size())};
-  args.insert(args.end(), stages->begin(), stages->end());
+                                   std::string(redis::kKeyPrefix)};
+  args.insert(args.end(), pipeline_args_.begin(), pipeline_args_.end());
+  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
   ASSIGN_OR_RETURN(
       Reply r,
-      decide_script_.Run(
-          *lease, {OppKey(opp), PendingKey(opp), OutboxKey(), AuditKey(), UpdatesKey()}, args));
-  if (r.size() != 2) return absl::InternalError("decide script: unexpected reply");
+      decide_script_.Run(*lease, {LocatorKey(), OutboxKey(), AuditKey(), UpdatesKey()}, args));
+  if (r.size() < 3) return absl::InternalError("decide script: unexpected reply");
   const std::string& code = r[0].str();
   const std::string& message = r[1].str();
-  if (code == "OK" || code == "REPLAY") return Load(*lease, opp, request.proposal_id);
+  info->opportunity_id = r[2].str();
+  if (code == "OK" || code == "REPLAY") {
+    if (r.size() != 10) return absl::InternalError("decide script: unexpected reply");
+    info->applied = code == "OK";
+    info->pipeline = r[5].str();
+    info->from_stage = r[6].str();
+    info->to_stage = r[7].str();
+    info->stage_changed = r[9].str() == "1";
+    int64_t entered = 0;
+    if (info->stage_changed && absl::SimpleAtoi(r[8].str(), &entered)) {
+      info->stage_entered_ms = entered;
+    }
+    return ParseProposal(request.proposal_id, r[3], r[4]);
+  }
   if (code == "NOT_FOUND") return absl::NotFoundError(message);
+  if (code == "DENIED") {
+    return absl::PermissionDeniedError("the opportunity is outside the caller's scope");
+  }
   if (code == "ABORTED") return absl::AbortedError(message);
   if (code == "FAILED_PRECONDITION") return absl::FailedPreconditionError(message);
   return absl::InternalError(absl::StrCat("decide script: ", code, " ", message));

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -63,6 +64,14 @@ struct OpportunityState {
 
 enum class Decision { kConfirm, kReject };
 
+// Which pending index a listing reads; for a decision, whose opportunities the caller may
+// decide (owner: the opportunity's owner_id, team: its team_id, all: any).
+struct ListScope {
+  enum class Kind { kAll, kOwner, kTeam };
+  Kind kind = Kind::kAll;
+  std::string id;  // owner or team id
+};
+
 struct DecisionRequest {
   std::string proposal_id;
   int64_t version = 0;
@@ -70,16 +79,38 @@ struct DecisionRequest {
   std::string actor;   // principal id, recorded as decided_by / confirmed_by
   std::string reason;  // reject only
   std::string peer;    // where the call came from, for the audit stream
-  // The ownership the caller was authorized against; the script refuses (kAborted) if it
-  // changed in between, so an authorization is never applied to a moved opportunity.
-  Ownership expected;
+  // The caller's scope, checked by the decide script against the opportunity hash in the same
+  // atomic step as the decision: outside it, kPermissionDenied and nothing changes (the
+  // caller audits the refusal). Default: all.
+  ListScope scope;
+  // Optional ownership the caller authorized against beforehand; the script refuses
+  // (kAborted) if it changed in between, so such an authorization is never applied to a moved
+  // opportunity. Written `.expected = {"alice", "east"}` or `= Ownership{...}`; default: not
+  // checked.
+  struct Expected {
+    Expected() = default;
+    Expected(std::string owner_id, std::string team_id)
+        : ownership(Ownership{std::move(owner_id), std::move(team_id)}) {}
+    Expected(Ownership o) : ownership(std::move(o)) {}  // NOLINT(google-explicit-constructor)
+    std::optional<Ownership> ownership;
+  } expected;
 };
 
-// Which pending index a listing reads.
-struct ListScope {
-  enum class Kind { kAll, kOwner, kTeam };
-  Kind kind = Kind::kAll;
-  std::string id;  // owner or team id
+// What a decision did besides the proposal Decide returns (for metrics and audits).
+struct DecisionInfo {
+  // The opportunity the proposal belongs to (also set on kPermissionDenied).
+  std::string opportunity_id;
+  // False for a replay of the same decision (nothing was written).
+  bool applied = false;
+  // A confirmation that moved the opportunity: its pipeline, from_stage -> to_stage, and
+  // when it had entered from_stage (ms since the epoch; nullopt when unknown: entered before
+  // review or the CRM recorded the stage, or set by an undated administrative write).
+  bool stage_changed = false;
+  std::string pipeline;
+  std::string from_stage;
+  std::string to_stage;
+  std::optional<int64_t> stage_entered_ms;
+  int64_t decided_at_ms = 0;
 };
 
 // One audit stream entry written outside a decision (denials, unauthenticated calls).
@@ -128,9 +159,14 @@ class ProposalStore {
   absl::StatusOr<v1::ListPendingResponse> ListPending(const v1::ListPendingRequest& request,
                                                       const ListScope& scope);
 
-  // Confirm or reject, atomically (see the header comment for codes). Returns the decided
+  // Confirm or reject, atomically, in one round trip (one decide script: locator, scope check,
+  // decision, StageChange to the outbox, reply with the decided proposal and its evidence).
+  // Codes as in the header comment, plus kPermissionDenied when the opportunity is outside
+  // request.scope (checked after kNotFound for an unknown proposal id). Returns the decided
   // proposal; replaying the same decision returns it again without new outbox entries.
-  absl::StatusOr<v1::ReviewedProposal> Decide(const DecisionRequest& request);
+  // `info`, when given, says what the call did (filled as far as the script got).
+  absl::StatusOr<v1::ReviewedProposal> Decide(const DecisionRequest& request,
+                                              DecisionInfo* info = nullptr);
 
   absl::Status Audit(const AuditRecord& record);
 
@@ -163,6 +199,9 @@ class ProposalStore {
                                             const std::string& opportunity_id,
                                             const std::string& proposal_id);
   int64_t NowMillis() const { return absl::ToUnixMillis(clock_.Now()); }
+  // The configured pipelines as the decide script's ARGV tail (n, then name n_stages stage...
+  // each), built once: the script finds the proposal's pipeline itself.
+  static std::vector<std::string> PipelineArgs(const Pipelines& pipelines);
 
   redis::RedisPool& pool_;
   const Pipelines pipelines_;
@@ -171,6 +210,7 @@ class ProposalStore {
   const redis::Script submit_script_;
   const redis::Script decide_script_;
   const redis::Script expire_script_;
+  const std::vector<std::string> pipeline_args_;
   crmstate::OpportunityStateStore opportunities_;
 };
 

@@ -5,6 +5,10 @@
 //   BM_GrpcSubmit/threads:T    SubmitProposals RPCs of 100 new proposals each (ingest token).
 //   BM_StoreDecide / BM_StoreSubmit   the same work on ProposalStore directly, no gRPC, no
 //                              authorization: what the Redis side alone costs.
+//   BM_GrpcTrivial/threads:T   the gRPC ceiling of this server on this machine: ConfirmProposal
+//                              with an empty proposal id (token checked, INVALID_ARGUMENT, no
+//                              Redis) through the same service.
+//   BM_GrpcHealth/threads:T    the same for grpc.health.v1 Check (gRPC's own service).
 //
 // Each iteration is one RPC (confirm) or one batch of 100 (submit); the proposals and
 // opportunities a run needs are written before its timer starts. Counters: confirms_per_s /
@@ -21,6 +25,10 @@
 // before it is acknowledged), as the durability tests do.
 #include <benchmark/benchmark.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/codegen/client_unary_call.h>
+#include <grpcpp/impl/codegen/rpc_method.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <prometheus/registry.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -47,6 +55,7 @@
 #include "services/review/pipelines.h"
 #include "services/review/proposal_store.h"
 #include "services/review/review_core.h"
+#include "services/review/review_metrics.h"
 
 namespace autostage::review {
 namespace {
@@ -81,7 +90,9 @@ class Env {
         "- {sha256: ", Sha256Hex("ingest"), ", id: ingest, kind: service, role: ingest}\n"));
     if (!tokens.ok()) return nullptr;
     env->tokens_ = *std::move(tokens);
-    env->core_ = std::make_unique<ReviewCore>(*env->store_, env->tokens_);
+    // With metrics, as autostage-review runs (RPC latency, decisions, stage analytics).
+    env->metrics_ = std::make_unique<ReviewMetrics>(env->registry_);
+    env->core_ = std::make_unique<ReviewCore>(*env->store_, env->tokens_, env->metrics_.get());
     absl::StatusOr<std::unique_ptr<ReviewServer>> server =
         ReviewServer::Start({.listen = "127.0.0.1:0"}, *env->core_);
     if (!server.ok()) return nullptr;
@@ -145,6 +156,14 @@ class Env {
         absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials(), args));
   }
 
+  // A channel of its own (as NewStub) for calls without a generated stub.
+  std::shared_ptr<grpc::Channel> NewChannel() {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                     grpc::InsecureChannelCredentials(), args);
+  }
+
   // `n` fresh opportunities owned by alice at "prospecting"; returns their ids.
   std::vector<std::string> NewOpportunities(int n) {
     std::vector<std::string> ids;
@@ -206,6 +225,8 @@ class Env {
   SystemClock clock_;
   std::unique_ptr<ProposalStore> store_;
   TokenTable tokens_;
+  prometheus::Registry registry_;
+  std::unique_ptr<ReviewMetrics> metrics_;
   std::unique_ptr<ReviewCore> core_;
   std::unique_ptr<ReviewServer> server_;
   std::atomic<int64_t> next_{0};
@@ -307,6 +328,47 @@ void GrpcConfirm(benchmark::State& state, Env& env) {
   latencies.Report(state);
 }
 
+// The framework's share: the cheapest call through the review service (token checked, then
+// INVALID_ARGUMENT for the empty id, no Redis), and grpc.health.v1 Check.
+void GrpcTrivial(benchmark::State& state, Env& env, bool health) {
+  std::shared_ptr<grpc::Channel> channel = env.NewChannel();
+  std::unique_ptr<v1::ReviewService::Stub> stub = v1::ReviewService::NewStub(channel);
+  const grpc::internal::RpcMethod check("/grpc.health.v1.Health/Check",
+                                        grpc::internal::RpcMethod::NORMAL_RPC);
+  Latencies latencies(static_cast<size_t>(state.max_iterations));
+  size_t calls = 0;
+  RedisCost cost(state, env);
+  for (auto _ : state) {
+    cost.OnFirstIteration();
+    grpc::ClientContext context;
+    const auto start = std::chrono::steady_clock::now();
+    grpc::Status s;
+    if (health) {
+      // HealthCheckRequest{service: ""} serializes to no bytes.
+      grpc::ByteBuffer request;
+      grpc::ByteBuffer response;
+      s = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+          channel.get(), check, &context, request, &response);
+    } else {
+      context.AddMetadata("authorization", "Bearer alice");
+      v1::ConfirmProposalRequest request;
+      v1::ReviewedProposal response;
+      s = stub->ConfirmProposal(&context, request, &response);
+      if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) s = grpc::Status::OK;
+    }
+    latencies.Add(std::chrono::steady_clock::now() - start);
+    ++calls;
+    if (!s.ok()) {
+      state.SkipWithError(absl::StrCat("call: ", s.error_message()).c_str());
+      break;
+    }
+  }
+  cost.Report(1);
+  state.counters["calls_per_s"] =
+      benchmark::Counter(static_cast<double>(calls), benchmark::Counter::kIsRate);
+  latencies.Report(state);
+}
+
 void GrpcSubmit(benchmark::State& state, Env& env) {
   std::vector<std::string> opps = env.NewOpportunities(kSubmitBatchesPerThread * kBatch);
   if (opps.size() != static_cast<size_t>(kSubmitBatchesPerThread * kBatch)) {
@@ -358,7 +420,7 @@ void StoreDecide(benchmark::State& state, Env& env) {
                             .version = 1,
                             .decision = Decision::kConfirm,
                             .actor = "alice",
-                            .expected = {.owner_id = "alice", .team_id = "east"}});
+                            .scope = {ListScope::Kind::kOwner, "alice"}});
     latencies.Add(std::chrono::steady_clock::now() - start);
     if (!r.ok()) {
       state.SkipWithError(r.status().ToString().c_str());
@@ -424,6 +486,18 @@ int main(int argc, char** argv) {
 
   // Iterations are fixed: each thread's proposals are written before its timer starts.
   for (int threads : {1, 4, 8}) {
+    benchmark::RegisterBenchmark(
+        "BM_GrpcTrivial",
+        [&](benchmark::State& s) { autostage::review::GrpcTrivial(s, *env, /*health=*/false); })
+        ->Threads(threads)
+        ->Iterations(autostage::review::kConfirmsPerThread)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(
+        "BM_GrpcHealth",
+        [&](benchmark::State& s) { autostage::review::GrpcTrivial(s, *env, /*health=*/true); })
+        ->Threads(threads)
+        ->Iterations(autostage::review::kConfirmsPerThread)
+        ->UseRealTime();
     benchmark::RegisterBenchmark(
         "BM_GrpcConfirm", [&](benchmark::State& s) { autostage::review::GrpcConfirm(s, *env); })
         ->Threads(threads)

@@ -1,11 +1,34 @@
 #include "services/review/review_core.h"
 
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/status/status_macros.h"
 
 namespace autostage::review {
+namespace {
+
+// The pending index a principal lists, and the opportunities it may decide: rep own, manager
+// team, admin all (auth.h MayView).
+ListScope ScopeOf(const Principal& p) {
+  switch (p.role) {
+    case Role::kRep:
+      return {ListScope::Kind::kOwner, p.id};
+    case Role::kManager:
+      return {ListScope::Kind::kTeam, p.team};
+    default:
+      return {ListScope::Kind::kAll, ""};
+  }
+}
+
+std::string OutsideScope(const Principal& p) {
+  return p.role == Role::kManager ? "this opportunity belongs to another team"
+                                  : "this opportunity belongs to another rep";
+}
+
+}  // namespace
 
 absl::StatusOr<Principal> ReviewCore::Authenticate(const CallInfo& call) {
   absl::StatusOr<Principal> p = tokens_.Authenticate(call.authorization);
@@ -49,9 +72,7 @@ absl::StatusOr<Ownership> ReviewCore::Authorize(const CallInfo& call, const Prin
     return state.status();
   }
   if (!(decide ? MayDecide(p, o) : MayView(p, o))) {
-    return Deny(call, p, proposal_id, opp,
-                p.role == Role::kManager ? "this opportunity belongs to another team"
-                                         : "this opportunity belongs to another rep");
+    return Deny(call, p, proposal_id, opp, OutsideScope(p));
   }
   return o;
 }
@@ -69,18 +90,7 @@ absl::StatusOr<v1::ListPendingResponse> ReviewCore::ListPending(
     const CallInfo& call, const v1::ListPendingRequest& request) {
   ASSIGN_OR_RETURN(Principal p, Authenticate(call));
   if (!MayList(p)) return Deny(call, p, "", "", "ingest may only submit proposals");
-  ListScope scope;
-  switch (p.role) {
-    case Role::kRep:
-      scope = {ListScope::Kind::kOwner, p.id};
-      break;
-    case Role::kManager:
-      scope = {ListScope::Kind::kTeam, p.team};
-      break;
-    default:
-      scope = {ListScope::Kind::kAll, ""};
-      break;
-  }
+  const ListScope scope = ScopeOf(p);
   if (!request.opportunity_id().empty()) {
     absl::StatusOr<OpportunityState> state = store_.GetOpportunity(request.opportunity_id());
     if (absl::IsNotFound(state.status())) return v1::ListPendingResponse();
@@ -107,19 +117,33 @@ absl::StatusOr<v1::ReviewedProposal> ReviewCore::Decide(const CallInfo& call,
   if (request.decision == Decision::kReject && request.reason.empty()) {
     return absl::InvalidArgumentError("a reason is required to reject a suggestion");
   }
-  ASSIGN_OR_RETURN(request.expected, Authorize(call, p, request.proposal_id, /*decide=*/true));
+  // What needs no Redis is refused here; the ownership part of the table (MayDecide) is the
+  // scope the decide script checks against the opportunity in the same atomic step as the
+  // decision, so a confirm is one Redis round trip.
+  if (p.kind != PrincipalKind::kHuman) {
+    return Deny(call, p, request.proposal_id, "",
+                "only a person can confirm or reject a suggestion");
+  }
+  if (!MayList(p))
+    return Deny(call, p, request.proposal_id, "", "ingest may only submit proposals");
+  request.scope = ScopeOf(p);
   request.actor = p.id;
   request.peer = call.peer;
-  // The store answers a replay exactly like the first decision; only a proposal that was
-  // pending before is counted. (Two concurrent first clicks may both count: rare, harmless.)
-  bool was_pending = false;
-  if (metrics_ != nullptr) {
-    absl::StatusOr<v1::ReviewedProposal> before = store_.Get(request.proposal_id);
-    was_pending = before.ok() && before->status() == v1::PROPOSAL_STATUS_PENDING;
+  DecisionInfo info;
+  absl::StatusOr<v1::ReviewedProposal> decided = store_.Decide(request, &info);
+  if (absl::IsPermissionDenied(decided.status())) {
+    return Deny(call, p, request.proposal_id, info.opportunity_id, OutsideScope(p));
   }
-  absl::StatusOr<v1::ReviewedProposal> decided = store_.Decide(request);
-  if (decided.ok() && was_pending) {
+  // The store tells a replay from the first decision: only applied decisions are counted.
+  if (decided.ok() && info.applied && metrics_ != nullptr) {
     metrics_->ObserveDecision(request.decision == Decision::kConfirm, *decided);
+    if (info.stage_changed) {
+      std::optional<absl::Duration> in_stage;
+      if (info.stage_entered_ms.has_value()) {
+        in_stage = absl::Milliseconds(info.decided_at_ms - *info.stage_entered_ms);
+      }
+      metrics_->ObserveStageChange(info.pipeline, info.from_stage, info.to_stage, in_stage);
+    }
   }
   return decided;
 }

@@ -72,6 +72,7 @@ class ReviewCore {
   absl::Status Deny(const CallInfo& call, const Principal& p, absl::string_view proposal_id,
                     absl::string_view opportunity_id, absl::string_view why);
   // Loads the proposal's opportunity ownership and checks `p` may decide (or view) it.
+  // (GetProposal; a decision checks the scope inside the store's decide script.)
   absl::StatusOr<Ownership> Authorize(const CallInfo& call, const Principal& p,
                                       const std::string& proposal_id, bool decide);
   absl::StatusOr<v1::ReviewedProposal> Decide(const CallInfo& call, DecisionRequest request);

@@ -37,6 +37,14 @@ prometheus::Histogram::BucketBoundaries RpcBuckets() {
   return b;
 }
 
+// Time in a sales stage: 1 min .. 180 d.
+prometheus::Histogram::BucketBoundaries StageBuckets() {
+  constexpr double kHour = 3600;
+  constexpr double kDay = 24 * kHour;
+  return {60,       600,      kHour,     4 * kHour, 12 * kHour, kDay,      2 * kDay,
+          4 * kDay, 7 * kDay, 14 * kDay, 30 * kDay, 60 * kDay,  90 * kDay, 180 * kDay};
+}
+
 }  // namespace
 
 ReviewMetrics::ReviewMetrics(prometheus::Registry& registry)
@@ -101,7 +109,23 @@ ReviewMetrics::ReviewMetrics(prometheus::Registry& registry)
                     .Name("autostage_review_redis_up")
                     .Help("1 when the last Redis probe answered, else 0")
                     .Register(registry)
-                    .Add({})) {}
+                    .Add({})),
+      stage_transitions_(BuildCounter()
+                             .Name("autostage_review_stage_transitions_total")
+                             .Help("Confirmations that moved an opportunity, by pipeline and "
+                                   "the stages left and entered")
+                             .Register(registry)),
+      time_in_stage_(BuildHistogram()
+                         .Name("autostage_review_time_in_stage_seconds")
+                         .Help("Time an opportunity spent in the stage a confirmation moved it "
+                               "out of, by pipeline and that stage")
+                         .Register(registry)),
+      time_in_stage_unknown_(
+          BuildCounter()
+              .Name("autostage_review_time_in_stage_unknown_total")
+              .Help("Confirmed stage changes whose stage entry time was unknown (not observed "
+                    "in the time-in-stage histogram)")
+              .Register(registry)) {}
 
 void ReviewMetrics::ObserveSubmit(const v1::SubmitProposalsResponse& response) {
   received_.Increment(response.results_size());
@@ -131,6 +155,24 @@ void ReviewMetrics::ObserveDecision(bool confirm, const v1::ReviewedProposal& de
   for (const std::string& rule : rules) {
     rule_decisions_.Add({{"rule_id", rule}, {"decision", decision}}).Increment();
   }
+}
+
+void ReviewMetrics::ObserveStageChange(absl::string_view pipeline, absl::string_view from_stage,
+                                       absl::string_view to_stage,
+                                       std::optional<absl::Duration> time_in_stage) {
+  stage_transitions_
+      .Add({{"pipeline", std::string(pipeline)},
+            {"from_stage", std::string(from_stage)},
+            {"to_stage", std::string(to_stage)}})
+      .Increment();
+  const prometheus::Labels stage = {{"pipeline", std::string(pipeline)},
+                                    {"stage", std::string(from_stage)}};
+  // A negative time (clocks of the CRM and review disagree) is as unknown as a missing one.
+  if (!time_in_stage.has_value() || *time_in_stage < absl::ZeroDuration()) {
+    time_in_stage_unknown_.Add(stage).Increment();
+    return;
+  }
+  time_in_stage_.Add(stage, StageBuckets()).Observe(absl::ToDoubleSeconds(*time_in_stage));
 }
 
 void ReviewMetrics::ObserveDenied(absl::string_view method) {

@@ -22,6 +22,12 @@
 //   autostage_review_grpc_request_duration_seconds{method,code}
 //   autostage_review_watchers_dropped_total                  slow WatchProposals clients
 //   autostage_review_redis_up                                1 when the last probe answered
+//   autostage_review_stage_transitions_total{pipeline,from_stage,to_stage}
+//                                                            confirmations that moved a stage
+//   autostage_review_time_in_stage_seconds{pipeline,stage}   time the opportunity spent in the
+//                                                            stage a confirmation left
+//   autostage_review_time_in_stage_unknown_total{pipeline,stage}
+//                                                            ... when that entry time was unknown
 //
 // Thread safety: all methods are thread-safe (prometheus-cpp metrics are).
 #ifndef AUTOSTAGE_SERVICES_REVIEW_REVIEW_METRICS_H_
@@ -35,6 +41,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -63,6 +70,11 @@ class ReviewMetrics {
   void ObserveExpired(int64_t n);
   // A decision that was applied (not a replay): `decided` as the store returned it.
   void ObserveDecision(bool confirm, const v1::ReviewedProposal& decided);
+  // A confirmation that moved an opportunity of `pipeline` from `from_stage` to `to_stage`
+  // (applied once; replays are not observed). `time_in_stage`: how long it had been in
+  // from_stage; nullopt when the entry time is unknown (counted apart, not observed).
+  void ObserveStageChange(absl::string_view pipeline, absl::string_view from_stage,
+                          absl::string_view to_stage, std::optional<absl::Duration> time_in_stage);
   void ObserveDenied(absl::string_view method);
   void ObserveUnauthenticated(absl::string_view method);
   void ObserveRpc(absl::string_view method, absl::StatusCode code, absl::Duration latency);
@@ -96,6 +108,9 @@ class ReviewMetrics {
   prometheus::Family<prometheus::Histogram>& rpc_duration_;
   prometheus::Counter& watchers_dropped_;
   prometheus::Gauge& redis_up_;
+  prometheus::Family<prometheus::Counter>& stage_transitions_;
+  prometheus::Family<prometheus::Histogram>& time_in_stage_;
+  prometheus::Family<prometheus::Counter>& time_in_stage_unknown_;
 
   absl::Mutex mu_;
   int64_t outbox_errors_seen_ ABSL_GUARDED_BY(mu_) = 0;
