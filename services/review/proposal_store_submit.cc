@@ -3,10 +3,11 @@
 // independently; shared key names and Lua helpers are in proposal_store_internal.h.
 //
 // Cost model (BENCHMARKS.md "Review"): a batch is ONE script call. Redis's time per proposal is
-// then the commands the script runs, so the script keeps them few: a new proposal costs two
-// idempotency reads (locator, seen), the opportunity, the pending hash (read and write), the
-// proposal hash, one ZADD of its evidence and the updates entry; the locator and the three
-// index zsets are written once per batch, every new proposal in one command each.
+// then the commands the script runs, so the script keeps them few: a new proposal costs its
+// seen lookup, the opportunity, claiming the stage's pending slot (HSETNX), the proposal hash,
+// one ZADD of its evidence and the updates entry; the locator is read (HMGET) and written
+// (HSET) once per batch, and the three index zsets written once per batch, every proposal of
+// the batch in one command each.
 #include <algorithm>
 #include <set>
 #include <string>
@@ -75,10 +76,11 @@ local function emit(kind, pid, opp, owner, team, status, version, to, sources)
     'opportunity_id', opp, 'owner_id', owner, 'team_id', team, 'status', status,
     'version', version, 'to_stage', to, 'source', sources)
 end
-local function submit(pid, opp, pipeline, to, bytes, conf, srcs, ev)
+local function submit(located, pid, opp, pipeline, to, bytes, conf, srcs, ev)
   local op = kp .. ':{' .. opp .. '}:'
-  -- Idempotency: a stored id is in the locator, a merged one in its opportunity's seen hash.
-  local home = fresh[pid] or redis.call('HGET', KEYS[1], pid)
+  -- Idempotency: a stored id is in the locator (read for the whole batch up front, `located`),
+  -- a merged one in its opportunity's seen hash.
+  local home = fresh[pid] or located
   if home then
     local v = redis.call('HGET', kp .. ':{' .. home .. '}:proposal:' .. pid, 'version')
     return {'duplicate', pid, tonumber(v or '0'), ''}
@@ -103,8 +105,9 @@ local function submit(pid, opp, pipeline, to, bytes, conf, srcs, ev)
     return {'invalid', '', 0, 'opportunity stage ' .. tostring(o[2]) .. ' is not in ' .. pipeline}
   end
   if rc >= rt then return {'stale', '', 0, 'opportunity is already at ' .. o[2]} end
-  local existing = redis.call('HGET', op .. 'pending', to)
-  if existing then
+  -- Claim the stage's pending slot; taken already means merge into its holder.
+  if redis.call('HSETNX', op .. 'pending', to, pid) == 0 then
+    local existing = redis.call('HGET', op .. 'pending', to)
     local pk = op .. 'proposal:' .. existing
     add_evidence(op .. 'evidence:' .. existing, ev, true)
     local f = redis.call('HMGET', pk, 'version', 'submissions', 'confidence', 'sources',
@@ -132,7 +135,6 @@ local function submit(pid, opp, pipeline, to, bytes, conf, srcs, ev)
     'version', 1, 'from_stage', o[2], 'to_stage', to, 'confidence', conf, 'created_ms', now,
     'updated_ms', now, 'submissions', 1, 'sources', srcs, 'idx_owner', owner, 'idx_team', team)
   add_evidence(op .. 'evidence:' .. pid, ev, false)
-  redis.call('HSET', op .. 'pending', to, pid)
   fresh[pid] = opp
   locator[#locator + 1] = pid
   locator[#locator + 1] = opp
@@ -142,13 +144,20 @@ local function submit(pid, opp, pipeline, to, bytes, conf, srcs, ev)
   emit('new', pid, opp, owner, team, 'pending', 1, to, srcs)
   return {'stored', pid, 1, ''}
 end
-local results = {}
 local n = tonumber(ARGV[at])
 at = at + 1
+local starts, ids = {}, {'HMGET', KEYS[1]}
 for i = 1, n do
-  results[i] = submit(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4],
-    ARGV[at + 5], ARGV[at + 6], at + 7)
+  starts[i] = at
+  ids[i + 2] = ARGV[at]
   at = at + 8 + 2 * tonumber(ARGV[at + 7])
+end
+local located = redis.call(unpack(ids))
+local results = {}
+for i = 1, n do
+  local a = starts[i]
+  results[i] = submit(located[i], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4],
+    ARGV[a + 5], ARGV[a + 6], a + 7)
 end
 if #locator > 0 then redis.call('HSET', KEYS[1], unpack(locator)) end
 for _, zadd in pairs(index) do redis.call(unpack(zadd)) end
