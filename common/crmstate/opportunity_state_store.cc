@@ -218,9 +218,18 @@ absl::StatusOr<StoredOpportunity> OpportunityStateStore::Get(absl::string_view i
 
 absl::StatusOr<StoredOpportunity> OpportunityStateStore::Load(redis::RedisClient& client,
                                                               absl::string_view id) {
-  ASSIGN_OR_RETURN(Reply r,
-                   client.Command("HMGET", OpportunityKey(id), "pipeline", "stage", "status",
-                                  "owner_id", "team_id", "version", "updated_at_ms", "snapshot"));
+  ASSIGN_OR_RETURN(Reply r, client.Command(LoadCommand(id)));
+  return ParseLoaded(id, r);
+}
+
+redis::Args OpportunityStateStore::LoadCommand(absl::string_view id) {
+  return {"HMGET",    OpportunityKey(id), "pipeline", "stage",         "status",
+          "owner_id", "team_id",          "version",  "updated_at_ms", "snapshot"};
+}
+
+absl::StatusOr<StoredOpportunity> OpportunityStateStore::ParseLoaded(absl::string_view id,
+                                                                     const Reply& r) {
+  if (r.is_error()) return r.ToStatus();
   if (r.size() != 8 || r[0].is_nil()) {
     return absl::NotFoundError(absl::StrCat("unknown opportunity ", id));
   }
@@ -241,25 +250,89 @@ absl::StatusOr<StoredOpportunity> OpportunityStateStore::Load(redis::RedisClient
 }
 
 absl::StatusOr<rules::Resolution> OpportunityStateStore::Resolve(const v1::Event& event) {
-  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, Lease());
-  auto load = [&](absl::string_view id) -> absl::StatusOr<rules::Resolution> {
-    absl::StatusOr<StoredOpportunity> stored = Load(*lease, id);
-    // Deleted between the index read and this one (or never known): as if never indexed.
-    if (absl::IsNotFound(stored.status())) return rules::Resolution{std::nullopt, "unresolved"};
-    if (!stored.ok()) return stored.status();
-    return rules::Resolution{std::move(stored->opportunity), ""};
-  };
-  if (!event.opportunity_id().empty()) return load(event.opportunity_id());
+  ASSIGN_OR_RETURN(std::vector<absl::StatusOr<rules::Resolution>> resolved, ResolveMany({&event}));
+  return std::move(resolved[0]);
+}
 
-  std::set<std::string> contact_keys;
-  for (const std::string& k : rules::ParticipantContactKeys(event)) contact_keys.insert(k);
-  if (contact_keys.empty()) return rules::Resolution{std::nullopt, "unresolved"};
-  redis::Args command = {"SUNION"};
-  for (const std::string& k : contact_keys) command.push_back(ContactIndexKey(k));
-  ASSIGN_OR_RETURN(Reply ids, lease->Command(command));
-  if (ids.size() == 0) return rules::Resolution{std::nullopt, "unresolved"};
-  if (ids.size() > 1) return rules::Resolution{std::nullopt, "ambiguous_opportunity"};
-  return load(ids[0].str());
+namespace {
+
+// A stored opportunity as a resolution; unknown ids (deleted between the index read and the
+// load, or never known) resolve to "unresolved"; other errors stay errors.
+absl::StatusOr<rules::Resolution> AsResolution(absl::StatusOr<StoredOpportunity> stored) {
+  if (absl::IsNotFound(stored.status())) return rules::Resolution{std::nullopt, "unresolved"};
+  if (!stored.ok()) return stored.status();
+  return rules::Resolution{std::move(stored->opportunity), ""};
+}
+
+bool IsConnectionLevel(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) ||
+         absl::IsResourceExhausted(status);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<absl::StatusOr<rules::Resolution>>> OpportunityStateStore::ResolveMany(
+    const std::vector<const v1::Event*>& events) {
+  std::vector<absl::StatusOr<rules::Resolution>> out(events.size(),
+                                                     rules::Resolution{std::nullopt, "unresolved"});
+  // Round 1: the hash of every event with an opportunity_id, the contact union of the others.
+  std::vector<redis::Args> commands;
+  std::vector<size_t> index;  // commands[k] is about events[index[k]]
+  commands.reserve(events.size());
+  index.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    const v1::Event& event = *events[i];
+    if (!event.opportunity_id().empty()) {
+      commands.push_back(LoadCommand(event.opportunity_id()));
+      index.push_back(i);
+      continue;
+    }
+    std::set<std::string> contact_keys;
+    for (const std::string& k : rules::ParticipantContactKeys(event)) contact_keys.insert(k);
+    if (contact_keys.empty()) continue;  // "unresolved"
+    redis::Args command = {"SUNION"};
+    for (const std::string& k : contact_keys) command.push_back(ContactIndexKey(k));
+    commands.push_back(std::move(command));
+    index.push_back(i);
+  }
+  if (commands.empty()) return out;
+  ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, Lease());
+  ASSIGN_OR_RETURN(std::vector<Reply> replies, lease->Pipeline(commands));
+  // Round 2: the hash of every event whose participants matched exactly one opportunity.
+  std::vector<redis::Args> loads;
+  std::vector<size_t> load_index;
+  std::vector<std::string> load_ids;
+  for (size_t k = 0; k < replies.size(); ++k) {
+    const size_t i = index[k];
+    const Reply& r = replies[k];
+    if (r.is_error()) {
+      const absl::Status error = r.ToStatus();
+      if (IsConnectionLevel(error)) return error;
+      out[i] = error;
+      continue;
+    }
+    if (!events[i]->opportunity_id().empty()) {
+      out[i] = AsResolution(ParseLoaded(events[i]->opportunity_id(), r));
+      continue;
+    }
+    if (r.size() == 0) continue;  // "unresolved"
+    if (r.size() > 1) {
+      out[i] = rules::Resolution{std::nullopt, "ambiguous_opportunity"};
+      continue;
+    }
+    load_ids.push_back(r[0].str());
+    loads.push_back(LoadCommand(load_ids.back()));
+    load_index.push_back(i);
+  }
+  if (loads.empty()) return out;
+  ASSIGN_OR_RETURN(std::vector<Reply> loaded, lease->Pipeline(loads));
+  for (size_t k = 0; k < loaded.size(); ++k) {
+    absl::StatusOr<rules::Resolution> resolution =
+        AsResolution(ParseLoaded(load_ids[k], loaded[k]));
+    if (!resolution.ok() && IsConnectionLevel(resolution.status())) return resolution.status();
+    out[load_index[k]] = std::move(resolution);
+  }
+  return out;
 }
 
 StoreStats OpportunityStateStore::stats() const {

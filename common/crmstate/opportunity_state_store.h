@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -112,6 +113,13 @@ class OpportunityStateStore {
   // opportunities (none → "unresolved", several → "ambiguous_opportunity"). Redis errors are
   // returned (kUnavailable), never turned into "unresolved".
   absl::StatusOr<rules::Resolution> Resolve(const v1::Event& event);
+  // Resolve() of every event in at most two pipelined round trips (the opportunity hashes and
+  // contact unions, then the hashes the unions named): one answer per event, in order. The
+  // outer status is kUnavailable (or another connection-level code) when Redis failed — retry
+  // the whole call, never treat it as "unresolved"; an inner status is a per-event error that
+  // retrying will not fix (kDataLoss for a corrupt stored snapshot).
+  absl::StatusOr<std::vector<absl::StatusOr<rules::Resolution>>> ResolveMany(
+      const std::vector<const v1::Event*>& events);
 
   StoreStats stats() const;
 
@@ -125,6 +133,10 @@ class OpportunityStateStore {
   absl::StatusOr<redis::RedisPool::Lease> Lease();
   absl::StatusOr<ApplyOutcome> Write(const v1::Opportunity& snapshot, bool unconditional);
   absl::StatusOr<StoredOpportunity> Load(redis::RedisClient& client, absl::string_view id);
+  // The HMGET Load() sends, and its reply parsed (kNotFound for an unknown id).
+  static redis::Args LoadCommand(absl::string_view id);
+  static absl::StatusOr<StoredOpportunity> ParseLoaded(absl::string_view id,
+                                                       const redis::Reply& reply);
 
   redis::RedisPool& pool_;
   const StoreOptions options_;
@@ -144,6 +156,11 @@ class FixedResolver : public rules::OpportunityResolver {
  public:
   explicit FixedResolver(rules::Resolution resolution) : resolution_(std::move(resolution)) {}
   rules::Resolution Resolve(const v1::Event& /*event*/) const override { return resolution_; }
+  // Points at the held snapshot: no copy (valid while this resolver lives).
+  void ResolveInto(const v1::Event& /*event*/, rules::ResolutionView* view) const override {
+    view->opportunity = resolution_.opportunity ? &*resolution_.opportunity : nullptr;
+    view->reason = resolution_.reason;
+  }
 
  private:
   rules::Resolution resolution_;

@@ -317,6 +317,8 @@ TEST_F(OpportunityStateStoreTest, RedisDownIsUnavailableNeverUnresolved) {
   v1::Event by_id;
   by_id.set_opportunity_id("o1");
   EXPECT_TRUE(absl::IsUnavailable(store_->Resolve(by_id).status()));
+  const v1::Event by_email = FromEmail("a@x.com");
+  EXPECT_TRUE(absl::IsUnavailable(store_->ResolveMany({&by_id, &by_email}).status()));
   EXPECT_TRUE(absl::IsUnavailable(store_->Apply(Opp("o1", 2000)).status()));
   EXPECT_TRUE(absl::IsUnavailable(store_->Delete("o1", absl::FromUnixMillis(3000)).status()));
   ASSERT_TRUE(server_->Restart().ok());
@@ -399,6 +401,13 @@ TEST_F(OpportunityStateStoreTest, SameAnswersAsSnapshotResolverOverDevCorpus) {
     events.push_back(e);
   }
 
+  // ResolveMany answers the same, in order, for all of them at once (ingest's batched path).
+  std::vector<const v1::Event*> all;
+  for (const v1::Event& e : events) all.push_back(&e);
+  absl::StatusOr<std::vector<absl::StatusOr<rules::Resolution>>> many = store_->ResolveMany(all);
+  ASSERT_TRUE(many.ok()) << many.status();
+  ASSERT_EQ(many->size(), events.size());
+
   int resolved = 0, ambiguous = 0;
   for (size_t i = 0; i < events.size(); ++i) {
     const rules::Resolution want = reference->Resolve(events[i]);
@@ -413,6 +422,13 @@ TEST_F(OpportunityStateStoreTest, SameAnswersAsSnapshotResolverOverDevCorpus) {
       EXPECT_EQ(got->opportunity->SerializeAsString(), want.opportunity->SerializeAsString());
     }
     if (want.reason == "ambiguous_opportunity") ++ambiguous;
+    const absl::StatusOr<rules::Resolution>& batched = (*many)[i];
+    ASSERT_TRUE(batched.ok()) << batched.status();
+    EXPECT_EQ(batched->reason, want.reason);
+    ASSERT_EQ(batched->opportunity.has_value(), want.opportunity.has_value());
+    if (want.opportunity) {
+      EXPECT_EQ(batched->opportunity->SerializeAsString(), want.opportunity->SerializeAsString());
+    }
   }
   // The comparison covered both outcomes, not just "unresolved" everywhere.
   EXPECT_GT(resolved, static_cast<int>(snapshots.size()));

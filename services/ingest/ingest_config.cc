@@ -47,6 +47,7 @@ absl::StatusOr<IngestConfig> Read(config::ConfigReader root) {
   if (std::optional<config::ConfigReader> p = root.OptionalChild("processing")) {
     p->Optional("workers", &c.processing.workers)
         .Optional("max_queued_events", &c.processing.max_queued_events)
+        .Optional("max_run_events", &c.processing.max_run_events)
         .Optional("max_pending_events", &c.processing.max_pending_events)
         .Optional("unresolved", &c.processing.unresolved)
         .Optional("max_event_bytes", &c.processing.max_event_bytes)
@@ -83,6 +84,7 @@ absl::Status IngestConfig::Validate() const {
     errors.push_back("processing.workers: must be 1..256");
   }
   if (processing.max_queued_events < 1) errors.push_back("processing.max_queued_events: >= 1");
+  if (processing.max_run_events < 1) errors.push_back("processing.max_run_events: >= 1");
   if (processing.max_pending_events < processing.max_queued_events) {
     errors.push_back("processing.max_pending_events: must be >= max_queued_events");
   }

@@ -57,6 +57,7 @@ struct IngestConfig {
   struct Processing {
     int workers = 2;
     int max_queued_events = 2000;
+    int max_run_events = 500;  // most events of one partition a worker handles at once
     int max_pending_events = 20000;
     std::string unresolved = "dlq";  // dlq | skip
     config::ByteSize max_event_bytes{1 << 20};

@@ -20,7 +20,7 @@ kafka:
 redis: {host: redis, port: 6380, dedupe_ttl: 21d}
 review: {target: "review:7070", token_file: /etc/autostage/ingest.token, batch_size: 100}
 rules: {paths: [/etc/autostage/rules]}
-processing: {workers: 4, unresolved: skip, max_event_bytes: 2MiB}
+processing: {workers: 4, unresolved: skip, max_event_bytes: 2MiB, max_run_events: 64}
 server: {metrics_address: "0.0.0.0:9465"}
 log_level: debug
 )",
@@ -35,6 +35,7 @@ log_level: debug
   EXPECT_EQ(c->review.batch_size, 100);
   EXPECT_EQ(c->processing.workers, 4);
   EXPECT_EQ(c->processing.unresolved, "skip");
+  EXPECT_EQ(c->processing.max_run_events, 64);
   EXPECT_EQ(c->processing.max_event_bytes.bytes, 2u << 20);
   EXPECT_EQ(c->log_level, "debug");
   EXPECT_TRUE(c->Validate().ok()) << c->Validate();
@@ -49,12 +50,13 @@ TEST(IngestConfigTest, UnknownKeyIsAnErrorWithItsLine) {
 }
 
 TEST(IngestConfigTest, ValidateNamesEveryBadValue) {
-  absl::StatusOr<IngestConfig> c =
-      ParseIngestConfig("processing: {workers: 0, unresolved: drop}\n", "ingest.yaml");
+  absl::StatusOr<IngestConfig> c = ParseIngestConfig(
+      "processing: {workers: 0, unresolved: drop, max_run_events: 0}\n", "ingest.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   absl::Status v = c->Validate();
   EXPECT_THAT(v.message(), HasSubstr("processing.workers"));
   EXPECT_THAT(v.message(), HasSubstr("processing.unresolved"));
+  EXPECT_THAT(v.message(), HasSubstr("processing.max_run_events"));
   EXPECT_THAT(v.message(), HasSubstr("review.token_file"));
   EXPECT_THAT(v.message(), HasSubstr("rules.paths"));
 }

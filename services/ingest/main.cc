@@ -172,6 +172,7 @@ int main(int argc, char** argv) {
   options.topics = config.kafka.topics;
   options.workers = config.processing.workers;
   options.max_queued_events = static_cast<size_t>(config.processing.max_queued_events);
+  options.max_run_events = static_cast<size_t>(config.processing.max_run_events);
   options.max_pending_events = static_cast<size_t>(config.processing.max_pending_events);
   options.unresolved = config.processing.unresolved == "skip"
                            ? ingest::UnresolvedPolicy::kSkip
