@@ -85,6 +85,19 @@ size_t TerminatorLength(std::string_view text, size_t pos) {
   }
 }
 
+// Whether a byte can start a sentence terminator (the cases of TerminatorLength): the sentence
+// scans test this inline and call TerminatorLength only for these few bytes.
+constexpr auto kTerminatorLead = [] {
+  std::array<bool, 256> t{};
+  for (uint8_t b : {'!', '?', '\n', '\r', '.'}) t[b] = true;
+  for (uint8_t b : {0xE2, 0xE3, 0xEF}) t[b] = true;
+  return t;
+}();
+
+inline bool MayEndSentence(std::string_view text, size_t pos) {
+  return kTerminatorLead[static_cast<uint8_t>(text[pos])];
+}
+
 // Closing quotes and brackets that belong to the sentence they close.
 size_t CloserLength(std::string_view text, size_t pos) {
   const auto b = static_cast<uint8_t>(text[pos]);
@@ -441,6 +454,7 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
     bool found = false;
     for (size_t q = begin; q > floor;) {
       --q;
+      if (!MayEndSentence(text, q)) continue;
       const size_t len = TerminatorLength(text, q);
       if (len > 0 && q + len <= begin) {
         s.begin = q + len;
@@ -457,7 +471,7 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
     const size_t ceiling = std::min(text.size(), end + kMaxSentenceReach);
     s.end = ceiling;
     for (size_t q = end; q < ceiling;) {
-      size_t len = TerminatorLength(text, q);
+      size_t len = MayEndSentence(text, q) ? TerminatorLength(text, q) : 0;
       if (len == 0) {
         ++q;
         continue;
