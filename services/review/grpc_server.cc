@@ -14,7 +14,7 @@ namespace {
 
 constexpr char kServiceName[] = "autostage.v1.ReviewService";
 
-CallInfo MakeCall(const grpc::ServerContext& context, const char* method) {
+CallInfo MakeCall(const grpc::ServerContextBase& context, const char* method) {
   CallInfo call;
   call.method = method;
   call.peer = context.peer();
@@ -102,46 +102,46 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
-grpc::Status GrpcReviewService::SubmitProposals(grpc::ServerContext* context,
-                                                const v1::SubmitProposalsRequest* request,
-                                                v1::SubmitProposalsResponse* response) {
+grpc::ServerUnaryReactor* GrpcReviewService::SubmitProposals(
+    grpc::CallbackServerContext* context, const v1::SubmitProposalsRequest* request,
+    v1::SubmitProposalsResponse* response) {
   const absl::Time start = absl::Now();
   return Finish(
-      "SubmitProposals", start,
+      context, "SubmitProposals", start,
       Reply(core_.SubmitProposals(MakeCall(*context, "SubmitProposals"), *request), response));
 }
 
-grpc::Status GrpcReviewService::ListPending(grpc::ServerContext* context,
-                                            const v1::ListPendingRequest* request,
-                                            v1::ListPendingResponse* response) {
+grpc::ServerUnaryReactor* GrpcReviewService::ListPending(grpc::CallbackServerContext* context,
+                                                         const v1::ListPendingRequest* request,
+                                                         v1::ListPendingResponse* response) {
   const absl::Time start = absl::Now();
-  return Finish("ListPending", start,
+  return Finish(context, "ListPending", start,
                 Reply(core_.ListPending(MakeCall(*context, "ListPending"), *request), response));
 }
 
-grpc::Status GrpcReviewService::GetProposal(grpc::ServerContext* context,
-                                            const v1::GetProposalRequest* request,
-                                            v1::ReviewedProposal* response) {
+grpc::ServerUnaryReactor* GrpcReviewService::GetProposal(grpc::CallbackServerContext* context,
+                                                         const v1::GetProposalRequest* request,
+                                                         v1::ReviewedProposal* response) {
   const absl::Time start = absl::Now();
-  return Finish("GetProposal", start,
+  return Finish(context, "GetProposal", start,
                 Reply(core_.GetProposal(MakeCall(*context, "GetProposal"), *request), response));
 }
 
-grpc::Status GrpcReviewService::ConfirmProposal(grpc::ServerContext* context,
-                                                const v1::ConfirmProposalRequest* request,
-                                                v1::ReviewedProposal* response) {
+grpc::ServerUnaryReactor* GrpcReviewService::ConfirmProposal(
+    grpc::CallbackServerContext* context, const v1::ConfirmProposalRequest* request,
+    v1::ReviewedProposal* response) {
   const absl::Time start = absl::Now();
   return Finish(
-      "ConfirmProposal", start,
+      context, "ConfirmProposal", start,
       Reply(core_.ConfirmProposal(MakeCall(*context, "ConfirmProposal"), *request), response));
 }
 
-grpc::Status GrpcReviewService::RejectProposal(grpc::ServerContext* context,
-                                               const v1::RejectProposalRequest* request,
-                                               v1::ReviewedProposal* response) {
+grpc::ServerUnaryReactor* GrpcReviewService::RejectProposal(
+    grpc::CallbackServerContext* context, const v1::RejectProposalRequest* request,
+    v1::ReviewedProposal* response) {
   const absl::Time start = absl::Now();
   return Finish(
-      "RejectProposal", start,
+      context, "RejectProposal", start,
       Reply(core_.RejectProposal(MakeCall(*context, "RejectProposal"), *request), response));
 }
 
@@ -151,6 +151,14 @@ grpc::Status GrpcReviewService::Finish(const char* method, absl::Time start,
     metrics->ObserveRpc(method, status.code(), absl::Now() - start);
   }
   return ToGrpcStatus(status);
+}
+
+grpc::ServerUnaryReactor* GrpcReviewService::Finish(grpc::CallbackServerContext* context,
+                                                    const char* method, absl::Time start,
+                                                    const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(Finish(method, start, status));
+  return reactor;
 }
 
 grpc::Status GrpcReviewService::WatchProposals(grpc::ServerContext* context,

@@ -41,25 +41,39 @@ namespace autostage::review {
 // absl and gRPC share their status codes (abseil's design), so the mapping is 1:1.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-class GrpcReviewService final : public v1::ReviewService::Service {
+// The unary methods use gRPC's callback API: a handler runs on the gRPC thread that read the
+// request and answers from there, without the sync server's hand-off between its polling and
+// handler threads (measured in BENCHMARKS.md "Review"). Handlers block on Redis for one round
+// trip (a decision) or a few (listings); WatchProposals, which blocks for its whole lifetime,
+// stays a sync-API method on its own threads.
+using ReviewServiceBase = v1::ReviewService::WithCallbackMethod_SubmitProposals<
+    v1::ReviewService::WithCallbackMethod_ListPending<
+        v1::ReviewService::WithCallbackMethod_GetProposal<
+            v1::ReviewService::WithCallbackMethod_ConfirmProposal<
+                v1::ReviewService::WithCallbackMethod_RejectProposal<
+                    v1::ReviewService::Service>>>>>;
+
+class GrpcReviewService final : public ReviewServiceBase {
  public:
   // `watch_poll` bounds how long a watch handler waits before checking for cancellation.
   explicit GrpcReviewService(ReviewCore& core, absl::Duration watch_poll = absl::Milliseconds(200))
       : core_(core), watch_poll_(watch_poll) {}
 
-  grpc::Status SubmitProposals(grpc::ServerContext* context,
-                               const v1::SubmitProposalsRequest* request,
-                               v1::SubmitProposalsResponse* response) override;
-  grpc::Status ListPending(grpc::ServerContext* context, const v1::ListPendingRequest* request,
-                           v1::ListPendingResponse* response) override;
-  grpc::Status GetProposal(grpc::ServerContext* context, const v1::GetProposalRequest* request,
-                           v1::ReviewedProposal* response) override;
-  grpc::Status ConfirmProposal(grpc::ServerContext* context,
-                               const v1::ConfirmProposalRequest* request,
-                               v1::ReviewedProposal* response) override;
-  grpc::Status RejectProposal(grpc::ServerContext* context,
-                              const v1::RejectProposalRequest* request,
-                              v1::ReviewedProposal* response) override;
+  grpc::ServerUnaryReactor* SubmitProposals(grpc::CallbackServerContext* context,
+                                            const v1::SubmitProposalsRequest* request,
+                                            v1::SubmitProposalsResponse* response) override;
+  grpc::ServerUnaryReactor* ListPending(grpc::CallbackServerContext* context,
+                                        const v1::ListPendingRequest* request,
+                                        v1::ListPendingResponse* response) override;
+  grpc::ServerUnaryReactor* GetProposal(grpc::CallbackServerContext* context,
+                                        const v1::GetProposalRequest* request,
+                                        v1::ReviewedProposal* response) override;
+  grpc::ServerUnaryReactor* ConfirmProposal(grpc::CallbackServerContext* context,
+                                            const v1::ConfirmProposalRequest* request,
+                                            v1::ReviewedProposal* response) override;
+  grpc::ServerUnaryReactor* RejectProposal(grpc::CallbackServerContext* context,
+                                           const v1::RejectProposalRequest* request,
+                                           v1::ReviewedProposal* response) override;
   grpc::Status WatchProposals(grpc::ServerContext* context,
                               const v1::WatchProposalsRequest* request,
                               grpc::ServerWriter<v1::ProposalUpdate>* writer) override;
@@ -67,6 +81,9 @@ class GrpcReviewService final : public v1::ReviewService::Service {
  private:
   // Records the call's latency and code (when the core has metrics) and converts the status.
   grpc::Status Finish(const char* method, absl::Time start, const absl::Status& status);
+  // The same for a callback-API call, which it then finishes.
+  grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context, const char* method,
+                                   absl::Time start, const absl::Status& status);
 
   ReviewCore& core_;
   const absl::Duration watch_poll_;

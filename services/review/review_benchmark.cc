@@ -344,8 +344,10 @@ void GrpcTrivial(benchmark::State& state, Env& env, bool health) {
     const auto start = std::chrono::steady_clock::now();
     grpc::Status s;
     if (health) {
-      // HealthCheckRequest{service: ""} serializes to no bytes.
-      grpc::ByteBuffer request;
+      // HealthCheckRequest{service: ""} serializes to no bytes: one empty slice (a
+      // ByteBuffer without slices is not a message).
+      grpc::Slice empty;
+      grpc::ByteBuffer request(&empty, 1);
       grpc::ByteBuffer response;
       s = grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
           channel.get(), check, &context, request, &response);
