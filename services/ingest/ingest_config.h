@@ -55,7 +55,7 @@ struct IngestConfig {
     absl::Duration poll_interval = absl::Seconds(2);
   } rules;
   struct Processing {
-    int workers = 2;
+    int workers = 8;  // they mostly wait on Redis and review: more than cores (BENCHMARKS.md)
     int max_queued_events = 2000;
     int max_run_events = 500;  // most events of one partition a worker handles at once
     int max_pending_events = 20000;
