@@ -128,7 +128,8 @@ local pk = op .. 'proposal:' .. pid
 local p = redis.call('HMGET', pk, 'status', 'version', 'from_stage', 'to_stage', 'decided_by',
   'reason', 'proposal')
 if not p[1] then return {'NOT_FOUND', 'no proposal ' .. pid, opp} end
-local pipeline = strings_of(p[7] or '')[3] or ''
+local head = strings_of(p[7] or '')
+local pipeline = head[3] or ''
 local stages
 do
   local at = 17
@@ -145,8 +146,9 @@ if not stages then
   return {'FAILED_PRECONDITION', 'pipeline ' .. pipeline .. ' is no longer configured', opp}
 end
 local evkey = op .. 'evidence:' .. pid
-local function answer(code, moved, entered)
-  return {code, '', opp, redis.call('HGETALL', pk), redis.call('ZREVRANGE', evkey, 0, -1),
+-- `ev`: the evidence when the caller already read it.
+local function answer(code, ev, moved, entered)
+  return {code, '', opp, redis.call('HGETALL', pk), ev or redis.call('ZREVRANGE', evkey, 0, -1),
     pipeline, p[3] or '', p[4] or '', entered or '', moved and '1' or ''}
 end
 local function unindex(id)
@@ -227,10 +229,10 @@ if decision == 'confirm' then
     end
   end
   -- The StageChange, fields in number order as protobuf serializes them.
-  local head = strings_of(p[7] or '')
   local change = {str(1, ARGV[7]), str(2, head[2] or opp), str(3, pipeline), str(4, p[3]),
     str(5, p[4]), str(6, head[1] or pid), str(7, actor), field(8, ARGV[8])}
-  for _, e in ipairs(redis.call('ZREVRANGE', evkey, 0, -1)) do
+  local ev = redis.call('ZREVRANGE', evkey, 0, -1)
+  for _, e in ipairs(ev) do
     local ev = strings_of(e)
     change[#change + 1] = field(9, str(1, ev[1]) .. str(2, ev[2]) .. str(3, ev[3]) ..
       str(4, ev[5]))
@@ -239,7 +241,7 @@ if decision == 'confirm' then
     pid, 'change', table.concat(change))
   audit('confirm', pid, p[3] .. ' -> ' .. p[4])
   emit_update(KEYS[4], 'decided', pk, pid, opp)
-  return answer('OK', true, o[5])
+  return answer('OK', ev, true, o[5])
 end
 unindex(pid)
 redis.call('HSET', pk, 'status', 'rejected', 'decided_by', actor, 'decided_at_ms', now,
