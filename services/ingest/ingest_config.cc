@@ -53,7 +53,8 @@ absl::StatusOr<IngestConfig> Read(config::ConfigReader root) {
         .Optional("max_event_bytes", &c.processing.max_event_bytes)
         .Optional("revoke_wait", &c.processing.revoke_wait)
         .Optional("drain_timeout", &c.processing.drain_timeout)
-        .Optional("state_ready_timeout", &c.processing.state_ready_timeout);
+        .Optional("state_ready_timeout", &c.processing.state_ready_timeout)
+        .Optional("lag_interval", &c.processing.lag_interval);
   }
   if (std::optional<config::ConfigReader> s = root.OptionalChild("server")) {
     s->Optional("metrics_address", &c.server.metrics_address);
@@ -90,6 +91,9 @@ absl::Status IngestConfig::Validate() const {
   }
   if (processing.unresolved != "dlq" && processing.unresolved != "skip") {
     errors.push_back("processing.unresolved: must be dlq or skip");
+  }
+  if (processing.lag_interval < absl::Milliseconds(100)) {
+    errors.push_back("processing.lag_interval: must be >= 100ms");
   }
   if (processing.max_event_bytes.bytes < 1024) {
     errors.push_back("processing.max_event_bytes: must be >= 1KiB");

@@ -64,6 +64,8 @@ struct IngestConfig {
     absl::Duration revoke_wait = absl::Seconds(2);
     absl::Duration drain_timeout = absl::Seconds(15);
     absl::Duration state_ready_timeout = absl::Minutes(5);
+    // How often the consumer-lag gauges are refreshed (and 9a checked); see partition_monitor.h.
+    absl::Duration lag_interval = absl::Seconds(5);
   } processing;
   struct Server {
     std::string metrics_address = "127.0.0.1:9464";

@@ -20,7 +20,8 @@ kafka:
 redis: {host: redis, port: 6380, dedupe_ttl: 21d}
 review: {target: "review:7070", token_file: /etc/autostage/ingest.token, batch_size: 100}
 rules: {paths: [/etc/autostage/rules]}
-processing: {workers: 4, unresolved: skip, max_event_bytes: 2MiB, max_run_events: 64}
+processing: {workers: 4, unresolved: skip, max_event_bytes: 2MiB, max_run_events: 64,
+             lag_interval: 15s}
 server: {metrics_address: "0.0.0.0:9465"}
 log_level: debug
 )",
@@ -36,6 +37,7 @@ log_level: debug
   EXPECT_EQ(c->processing.workers, 4);
   EXPECT_EQ(c->processing.unresolved, "skip");
   EXPECT_EQ(c->processing.max_run_events, 64);
+  EXPECT_EQ(c->processing.lag_interval, absl::Seconds(15));
   EXPECT_EQ(c->processing.max_event_bytes.bytes, 2u << 20);
   EXPECT_EQ(c->log_level, "debug");
   EXPECT_TRUE(c->Validate().ok()) << c->Validate();
@@ -51,12 +53,14 @@ TEST(IngestConfigTest, UnknownKeyIsAnErrorWithItsLine) {
 
 TEST(IngestConfigTest, ValidateNamesEveryBadValue) {
   absl::StatusOr<IngestConfig> c = ParseIngestConfig(
-      "processing: {workers: 0, unresolved: drop, max_run_events: 0}\n", "ingest.yaml");
+      "processing: {workers: 0, unresolved: drop, max_run_events: 0, lag_interval: 1ms}\n",
+      "ingest.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   absl::Status v = c->Validate();
   EXPECT_THAT(v.message(), HasSubstr("processing.workers"));
   EXPECT_THAT(v.message(), HasSubstr("processing.unresolved"));
   EXPECT_THAT(v.message(), HasSubstr("processing.max_run_events"));
+  EXPECT_THAT(v.message(), HasSubstr("processing.lag_interval"));
   EXPECT_THAT(v.message(), HasSubstr("review.token_file"));
   EXPECT_THAT(v.message(), HasSubstr("rules.paths"));
 }

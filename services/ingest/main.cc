@@ -181,6 +181,7 @@ int main(int argc, char** argv) {
   options.revoke_wait = config.processing.revoke_wait;
   options.drain_timeout = config.processing.drain_timeout;
   options.state_ready_timeout = config.processing.state_ready_timeout;
+  options.lag_interval = config.processing.lag_interval;
   ingest::RulesReloader* rules = reloader->get();
   ingest::OpportunityFeed* feed_ptr = feed->get();
   absl::StatusOr<std::unique_ptr<ingest::IngestService>> service = ingest::IngestService::Create(
