@@ -1,6 +1,5 @@
 #include "common/event/decode.h"
 
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -425,15 +424,13 @@ TEST(DecodeLimitsTest, RejectsTwoMebibyteBody) {
 }
 
 TEST(DecodeLimitsTest, RejectsFiftyMegabytesBySizeBeforeParsing) {
-  // Not even JSON: only the size check can reject it this fast.
+  // Not even JSON (50 MB of '[' nests far past the depth limit): only a size check made
+  // before parsing answers too_large for it; parsing first would answer too_deep or invalid.
   const std::string huge(50'000'000, '[');
-  const auto start = std::chrono::steady_clock::now();
   const absl::Status json_status = JsonEventStatus(huge);
   const absl::Status proto_status = DecodeEvent(huge, Encoding::kProtobuf).status();
-  const auto elapsed = std::chrono::steady_clock::now() - start;
   ExpectError(json_status, kReasonTooLarge, "message: 50000000 bytes exceeds limit of 1048576");
   ExpectError(proto_status, kReasonTooLarge, "message: 50000000 bytes exceeds limit of 1048576");
-  EXPECT_LT(elapsed, std::chrono::milliseconds(100));
 }
 
 TEST(DecodeLimitsTest, TextFieldLimitAppliesToEveryString) {

@@ -248,12 +248,20 @@ TEST_F(MatcherTest, ScanTimeIsLinearOnAMebibyte) {
   Load(
       "  - {id: re, stage: contract, regex: ['(a|aa)+b', 'x.*y.*z']}\n"
       "  - {id: t, stage: proposal, any: [aaab, 合同]}\n");
+  // The fastest of several scans per size: a preempted scan on a busy machine only makes
+  // one sample slow, never the minimum, so the ratio below tests the algorithm, not the load.
   auto time_for = [&](size_t bytes) {
     const std::string text(bytes, 'a');
     std::vector<Hit> hits;
-    const auto t0 = std::chrono::steady_clock::now();
-    EXPECT_TRUE(matcher_->Scan(*pipeline_, text, &hits).ok());
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double best = 1e9;
+    for (int i = 0; i < 5; ++i) {
+      hits.clear();
+      const auto t0 = std::chrono::steady_clock::now();
+      EXPECT_TRUE(matcher_->Scan(*pipeline_, text, &hits).ok());
+      best = std::min(best,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return best;
   };
   time_for(1 << 16);  // warm up
   const double small = std::max(time_for(1 << 17), 1e-4);

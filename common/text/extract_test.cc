@@ -1,6 +1,5 @@
 #include "common/text/extract.h"
 
-#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -257,16 +256,14 @@ TEST(ExtractEmailTest, EmptyEmojiAndHugeBodies) {
   EXPECT_EQ(Bodies(Extract(Email("inbound", "", ""))), "");
   EXPECT_EQ(Bodies(Extract(Email("inbound", "", "\xF0\x9F\x91\x8D"))), "\xF0\x9F\x91\x8D|");
   std::string huge(1 << 20, 'a');
-  auto start = std::chrono::steady_clock::now();
+  // No wall-clock bounds here (machines are noisy): a quadratic path over these inputs would
+  // run for many minutes and hit the test's CTest timeout.
   Extraction x = Extract(Email("inbound", "x", huge));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
   EXPECT_EQ(Bodies(x).size(), huge.size() + 1);
   std::string bomb;
   for (int i = 0; i < 100000; ++i) bomb += "<div>";
   bomb += "PO";
-  start = std::chrono::steady_clock::now();
   Extraction y = Extract(HtmlEmail("x", bomb));
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
   EXPECT_EQ(Bodies(y), "PO|");
 }
 

@@ -1,6 +1,5 @@
 #include "common/text/html_to_text.h"
 
-#include <chrono>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -117,10 +116,9 @@ TEST(HtmlToTextTest, HundredThousandNestedTagsInBoundedTime) {
   html += "deep";
   for (int i = 0; i < 100000; ++i) html += "</span></blockquote></div>";
   html += "after";
-  auto start = std::chrono::steady_clock::now();
+  // No wall-clock assertion (machines are noisy): a quadratic path over 100,000 tags would
+  // run for many minutes and hit this test's CTest timeout (extract.cmake).
   HtmlText t = HtmlToText(html, 256);
-  auto elapsed = std::chrono::steady_clock::now() - start;
-  EXPECT_LT(elapsed, std::chrono::seconds(2));
   EXPECT_THAT(t.text, HasSubstr("deep"));
   EXPECT_THAT(t.text, HasSubstr("after"));
   ASSERT_EQ(t.quoted.size(), 1u);
@@ -132,9 +130,7 @@ TEST(HtmlToTextTest, HundredThousandNestedTagsInBoundedTime) {
 TEST(HtmlToTextTest, HundredThousandUnclosedTags) {
   std::string html;
   for (int i = 0; i < 100000; ++i) html += "<p><b><i>x";
-  auto start = std::chrono::steady_clock::now();
-  HtmlText t = HtmlToText(html);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  HtmlText t = HtmlToText(html);  // bounded time: see HundredThousandNestedTagsInBoundedTime
   EXPECT_EQ(t.text.size(), 200000u - 1);  // "x\n" per <p>, no trailing newline
 }
 

@@ -1,6 +1,5 @@
 #include "common/text/internal/email_body.h"
 
-#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -262,9 +261,9 @@ TEST(EmailBodyTest, EmptyAndEmojiOnly) {
 
 TEST(EmailBodyTest, OneMebibyteSingleLineIsLinear) {
   std::string text(1 << 20, 'x');
-  auto start = std::chrono::steady_clock::now();
+  // No wall-clock assertion (machines are noisy): a quadratic scan of a 1 MiB line would run
+  // for many minutes and hit this test's CTest timeout (extract.cmake).
   Result r = Split(text);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
   ASSERT_EQ(r.split.kept.size(), 1u);
   EXPECT_EQ(r.split.kept[0].end, text.size());
 }
@@ -272,9 +271,7 @@ TEST(EmailBodyTest, OneMebibyteSingleLineIsLinear) {
 TEST(EmailBodyTest, ManyQuotedLinesAreLinear) {
   std::string text;
   for (int i = 0; i < 100000; ++i) text += "> quoted line\nreply\n";
-  auto start = std::chrono::steady_clock::now();
-  Result r = Split(text);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  Result r = Split(text);  // bounded time: see OneMebibyteSingleLineIsLinear
   EXPECT_EQ(r.split.kept.size(), 100000u);
 }
 
