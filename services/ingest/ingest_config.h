@@ -56,9 +56,12 @@ struct IngestConfig {
   } rules;
   struct Processing {
     int workers = 8;  // they mostly wait on Redis and review: more than cores (BENCHMARKS.md)
-    int max_queued_events = 2000;
+    // Large enough that a burst does not pause the consumer: a pause drops librdkafka's
+    // prefetched messages and the resume re-fetches them, which capped throughput at ~5k
+    // events/s with 2000 (BENCHMARKS.md, "Summary"). 20,000 raw events are ~30 MB.
+    int max_queued_events = 20000;
     int max_run_events = 500;  // most events of one partition a worker handles at once
-    int max_pending_events = 20000;
+    int max_pending_events = 40000;
     std::string unresolved = "dlq";  // dlq | skip
     config::ByteSize max_event_bytes{1 << 20};
     absl::Duration revoke_wait = absl::Seconds(2);
