@@ -2,9 +2,10 @@
 // `opportunity_id`, else by participants against OPEN opportunities' contacts).
 //
 // SnapshotResolver resolves against an in-memory set of snapshots (a JSON-lines file for the
-// tools); the services resolve over Redis with crmstate::OpportunityStateStore, same rules. Participants are `from`, `to` and `cc`: emails
-// compared case-insensitively, phones normalized to E.164 (spaces, dashes, dots and
-// parentheses stripped, a leading "00" becomes "+"), chat ids exactly.
+// tools); the services resolve over Redis with crmstate::OpportunityStateStore, same rules.
+// Participants are `from`, `to` and `cc`: emails compared case-insensitively, phones normalized to
+// E.164 (spaces, dashes, dots and parentheses stripped, a leading "00" becomes "+"), chat ids
+// exactly.
 //
 // Thread safety: Resolve() is const and safe concurrently once built.
 #ifndef AUTOSTAGE_COMMON_RULES_RESOLVER_H_
