@@ -8,27 +8,11 @@
 #include <string_view>
 #include <vector>
 
+#include "common/testing/metric_series.h"
 #include "gtest/gtest.h"
 
 namespace autostage::ingest {
 namespace {
-
-std::map<std::string, double> StrippedSeries(prometheus::Registry& registry) {
-  std::map<std::string, double> out;
-  for (const prometheus::MetricFamily& family : registry.Collect()) {
-    if (family.name != "autostage_ingest_stripped_parts_total") continue;
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      std::string source;
-      std::string format;
-      for (const prometheus::ClientMetric::Label& label : metric.label) {
-        if (label.name == "source") source = label.value;
-        if (label.name == "format") format = label.value;
-      }
-      out[source + "/" + format] = metric.counter.value;
-    }
-  }
-  return out;
-}
 
 TEST(IngestMetricsTest, StrippedPartsCountsEachDroppedPartBySourceAndFormat) {
   prometheus::Registry registry;
@@ -39,7 +23,9 @@ TEST(IngestMetricsTest, StrippedPartsCountsEachDroppedPartBySourceAndFormat) {
   metrics.StrippedParts("call", {});
   const std::map<std::string, double> expected = {
       {"email/quote_gt", 2}, {"email/signature", 2}, {"chat/auto_reply", 1}};
-  EXPECT_EQ(StrippedSeries(registry), expected);
+  EXPECT_EQ(testing::SeriesByLabels(registry, "autostage_ingest_stripped_parts_total",
+                                    {"source", "format"}),
+            expected);
 }
 
 }  // namespace

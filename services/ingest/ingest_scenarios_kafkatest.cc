@@ -32,6 +32,7 @@
 #include "common/rules/engine.h"
 #include "common/rules/resolver.h"
 #include "common/testing/devbroker_process.h"
+#include "common/testing/metric_series.h"
 #include "common/testing/processes.h"
 #include "common/testing/redis_server.h"
 #include "common/text/guards.h"
@@ -495,20 +496,9 @@ TEST_F(IngestScenariosTest, StrippedPartsAreCountedBySourceAndFormat) {
                       absl::Seconds(60))
                   .ok())
       << "handled " << a_.service->stats().handled << " of " << n;
-  std::map<std::string, double> counted;
-  for (const prometheus::MetricFamily& family : a_.registry.Collect()) {
-    if (family.name != "autostage_ingest_stripped_parts_total") continue;
-    for (const prometheus::ClientMetric& metric : family.metric) {
-      std::string source;
-      std::string format;
-      for (const prometheus::ClientMetric::Label& label : metric.label) {
-        if (label.name == "source") source = label.value;
-        if (label.name == "format") format = label.value;
-      }
-      counted[absl::StrCat(source, "/", format)] = metric.counter.value;
-    }
-  }
-  EXPECT_EQ(counted, expected);
+  EXPECT_EQ(testing::SeriesByLabels(a_.registry, "autostage_ingest_stripped_parts_total",
+                                    {"source", "format"}),
+            expected);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include "common/kafka/consumer.h"
 #include "common/kafka/producer.h"
 #include "common/testing/devbroker_process.h"
+#include "common/testing/metric_series.h"
 #include "common/testing/processes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -108,18 +110,10 @@ class PartitionMonitorTest : public ::testing::Test {
 
   // The lag series of topic/partition, if it exists.
   std::optional<double> Lag(const std::string& topic, int partition) {
-    for (const prometheus::MetricFamily& family : registry_.Collect()) {
-      if (family.name != "autostage_ingest_consumer_lag") continue;
-      for (const prometheus::ClientMetric& metric : family.metric) {
-        std::string t;
-        std::string p;
-        for (const prometheus::ClientMetric::Label& label : metric.label) {
-          if (label.name == "topic") t = label.value;
-          if (label.name == "partition") p = label.value;
-        }
-        if (t == topic && p == std::to_string(partition)) return metric.gauge.value;
-      }
-    }
+    const std::map<std::string, double> lag =
+        testing::SeriesByLabels(registry_, "autostage_ingest_consumer_lag", {"topic", "partition"});
+    const auto it = lag.find(absl::StrCat(topic, "/", partition));
+    if (it != lag.end()) return it->second;
     return std::nullopt;
   }
 
