@@ -103,6 +103,11 @@ class TableNormalizer final : public Normalizer {
           dst[o++] = static_cast<char>(m);
           ++i;
           space = false;
+          // Runs of printable ASCII are most of English text: a tight loop for them.
+          while (i < n && in[i] < 0x80 && ascii[in[i]] != internal::NormalizeTable::kAsciiSpace) {
+            dst[o++] = static_cast<char>(ascii[in[i]]);
+            ++i;
+          }
           continue;
         }
         // A whitespace run (ASCII or not) becomes one space; ignorable code points (zero
@@ -110,6 +115,24 @@ class TableNormalizer final : public Normalizer {
         i = SkipWhitespace(in, n, i, space, dst, o);
         if constexpr (kMap) map->AddAnchor(o, i);
         continue;
+      }
+      // Well-formed three-byte sequences (Han, kana, full-width forms, CJK punctuation) are
+      // most of Chinese text: decoded inline, and copied byte by byte when unchanged. Lead
+      // bytes E1..EC and EE..EF accept any continuation byte as the second byte (E0 and ED
+      // restrict it), so two continuation bytes are a well-formed sequence.
+      if (b >= 0xE1 && b <= 0xEF && b != 0xED && n - i >= 3 && (in[i + 1] & 0xC0) == 0x80 &&
+          (in[i + 2] & 0xC0) == 0x80) {
+        const auto cp3 = static_cast<char32_t>(((b & 0x0F) << 12) | ((in[i + 1] & 0x3F) << 6) |
+                                               (in[i + 2] & 0x3F));
+        if (table_.Lookup(cp3) == internal::NormalizeTable::kIdentity) {
+          dst[o] = static_cast<char>(b);
+          dst[o + 1] = static_cast<char>(in[i + 1]);
+          dst[o + 2] = static_cast<char>(in[i + 2]);
+          o += 3;
+          i += 3;
+          space = false;
+          continue;
+        }
       }
       size_t len;
       const int32_t cp = DecodeUtf8(in, n, i, len);
