@@ -59,6 +59,12 @@ absl::Status InvalidUtf8InJson(std::string_view bytes, const DecodeLimits& limit
       absl::StrCat("invalid UTF-8 at byte ", location.value_offset, " (message byte ", at, ")"));
 }
 
+// A decoded string (JSON unescaped, or a protobuf field) is never longer than the message
+// that holds it: when the message fits the text-field limit, no string can exceed it.
+bool StringsMayBeLong(std::string_view bytes, const DecodeLimits& limits) {
+  return bytes.size() > limits.max_text_field_bytes;
+}
+
 template <typename Message>
 absl::Status ParseProtobuf(std::string_view bytes, Message* out) {
   // Our own pass first: it names the field of bad UTF-8 (the parser would only fail, and log).
@@ -122,7 +128,11 @@ class Decoder::JsonParser {
     }
   }
 
+  // Sub-messages of the previous event, reused by the next (see internal::EventParts).
+  internal::EventParts* spare_parts() { return &spare_parts_; }
+
  private:
+  internal::EventParts spare_parts_;
   simdjson::dom::parser parser_;
   simdjson::dom::document document_;
 };
@@ -140,15 +150,20 @@ absl::StatusOr<v1::Event> Decoder::DecodeEvent(std::string_view bytes, Encoding 
 }
 
 absl::Status Decoder::DecodeEventInto(std::string_view bytes, Encoding encoding, v1::Event* event) {
+  // Clear() would delete the sub-messages; kept, the next JSON event reuses them.
+  if (event->GetArena() == nullptr) json_->spare_parts()->TakeFrom(event);
   event->Clear();
   RETURN_IF_ERROR(CheckSize(bytes, limits_));
   if (encoding == Encoding::kProtobuf) {
     RETURN_IF_ERROR(ParseProtobuf(bytes, event));
-    return internal::CheckEvent(*event, limits_, {.check_utf8 = false});
+    return internal::CheckEvent(
+        *event, limits_, {.check_utf8 = false, .check_sizes = StringsMayBeLong(bytes, limits_)});
   }
   ASSIGN_OR_RETURN(const simdjson::dom::element root, json_->Parse(bytes, limits_));
-  RETURN_IF_ERROR(internal::ReadEventJson(root, event));
-  return internal::CheckEvent(*event, limits_, {.check_utf8 = false, .from_json = true});
+  RETURN_IF_ERROR(internal::ReadEventJson(root, event, json_->spare_parts()));
+  return internal::CheckEvent(
+      *event, limits_,
+      {.check_utf8 = false, .check_sizes = StringsMayBeLong(bytes, limits_), .from_json = true});
 }
 
 absl::StatusOr<v1::Opportunity> Decoder::DecodeOpportunity(std::string_view bytes,

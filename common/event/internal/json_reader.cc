@@ -316,9 +316,29 @@ absl::Status ReadAttributes(element value, const Path& path,
   return absl::OkStatus();
 }
 
+// The cleared sub-message `Has`/`Mutable` name, reusing `*spare` when the event has none.
+template <typename Message, typename Has, typename SetAllocated, typename Mutable>
+Message* Reuse(v1::Event* out, std::unique_ptr<Message>* spare, Has has, SetAllocated set_allocated,
+               Mutable mutable_field) {
+  if (!(out->*has)() && spare != nullptr && *spare != nullptr) {
+    (out->*set_allocated)(spare->release());
+  }
+  Message* message = (out->*mutable_field)();
+  message->Clear();
+  return message;
+}
+
 }  // namespace
 
-absl::Status ReadEventJson(element root, v1::Event* out) {
+void EventParts::TakeFrom(v1::Event* event) {
+  if (event->has_occurred_at()) occurred_at.reset(event->release_occurred_at());
+  if (event->has_from()) from.reset(event->release_from());
+  if (event->has_email()) email.reset(event->release_email());
+  if (event->has_call()) call.reset(event->release_call());
+  if (event->has_chat()) chat.reset(event->release_chat());
+}
+
+absl::Status ReadEventJson(element root, v1::Event* out, EventParts* spare) {
   const Path top;
   object fields;
   RETURN_IF_ERROR(GetObject(root, top, &fields));
@@ -335,7 +355,10 @@ absl::Status ReadEventJson(element root, v1::Event* out) {
       RETURN_IF_ERROR(ReadString(field.value, child, out->mutable_source()));
       has_source = true;
     } else if (key == "occurred_at") {
-      RETURN_IF_ERROR(ReadTimestamp(field.value, child, out->mutable_occurred_at()));
+      RETURN_IF_ERROR(ReadTimestamp(
+          field.value, child,
+          Reuse(out, spare == nullptr ? nullptr : &spare->occurred_at, &v1::Event::has_occurred_at,
+                &v1::Event::set_allocated_occurred_at, &v1::Event::mutable_occurred_at)));
       has_occurred_at = true;
     } else if (key == "opportunity_id") {
       RETURN_IF_ERROR(ReadString(field.value, child, out->mutable_opportunity_id()));
@@ -343,22 +366,30 @@ absl::Status ReadEventJson(element root, v1::Event* out) {
       RETURN_IF_ERROR(ReadString(field.value, child, out->mutable_direction()));
       has_direction = true;
     } else if (key == "from") {
-      out->clear_from();
-      RETURN_IF_ERROR(ReadParty(field.value, child, out->mutable_from()));
+      RETURN_IF_ERROR(
+          ReadParty(field.value, child,
+                    Reuse(out, spare == nullptr ? nullptr : &spare->from, &v1::Event::has_from,
+                          &v1::Event::set_allocated_from, &v1::Event::mutable_from)));
       has_from = true;
     } else if (key == "to") {
       RETURN_IF_ERROR(ReadParties(field.value, child, out->mutable_to()));
     } else if (key == "cc") {
       RETURN_IF_ERROR(ReadParties(field.value, child, out->mutable_cc()));
     } else if (key == "email") {
-      out->clear_email();
-      RETURN_IF_ERROR(ReadEmail(field.value, child, out->mutable_email()));
+      RETURN_IF_ERROR(
+          ReadEmail(field.value, child,
+                    Reuse(out, spare == nullptr ? nullptr : &spare->email, &v1::Event::has_email,
+                          &v1::Event::set_allocated_email, &v1::Event::mutable_email)));
     } else if (key == "call") {
-      out->clear_call();
-      RETURN_IF_ERROR(ReadCall(field.value, child, out->mutable_call()));
+      RETURN_IF_ERROR(
+          ReadCall(field.value, child,
+                   Reuse(out, spare == nullptr ? nullptr : &spare->call, &v1::Event::has_call,
+                         &v1::Event::set_allocated_call, &v1::Event::mutable_call)));
     } else if (key == "chat") {
-      out->clear_chat();
-      RETURN_IF_ERROR(ReadChat(field.value, child, out->mutable_chat()));
+      RETURN_IF_ERROR(
+          ReadChat(field.value, child,
+                   Reuse(out, spare == nullptr ? nullptr : &spare->chat, &v1::Event::has_chat,
+                         &v1::Event::set_allocated_chat, &v1::Event::mutable_chat)));
     } else if (key == "attributes") {
       RETURN_IF_ERROR(ReadAttributes(field.value, child, out->mutable_attributes()));
     }

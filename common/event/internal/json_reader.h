@@ -6,6 +6,8 @@
 #ifndef AUTOSTAGE_COMMON_EVENT_INTERNAL_JSON_READER_H_
 #define AUTOSTAGE_COMMON_EVENT_INTERNAL_JSON_READER_H_
 
+#include <memory>
+
 #include "absl/status/status.h"
 #include "autostage/v1/event.pb.h"
 #include "autostage/v1/opportunity.pb.h"
@@ -13,7 +15,24 @@
 
 namespace autostage::event::internal {
 
-absl::Status ReadEventJson(simdjson::dom::element root, v1::Event* out);
+// Sub-messages of an earlier event kept for reuse: Event::Clear() deletes its singular message
+// fields, so a decoder that reads a stream of events into one Event would allocate them (and
+// every string in them) again per event. The reader installs a spare, cleared, when the JSON
+// has that field; a cleared message keeps its strings' and repeated fields' capacity.
+struct EventParts {
+  std::unique_ptr<google::protobuf::Timestamp> occurred_at;
+  std::unique_ptr<v1::Party> from;
+  std::unique_ptr<v1::Email> email;
+  std::unique_ptr<v1::Call> call;
+  std::unique_ptr<v1::Chat> chat;
+
+  // Moves the singular message fields of `event` (which must not be on an arena) into this.
+  void TakeFrom(v1::Event* event);
+};
+
+// `spare` (optional) supplies sub-messages to reuse; those used are taken from it.
+absl::Status ReadEventJson(simdjson::dom::element root, v1::Event* out,
+                           EventParts* spare = nullptr);
 absl::Status ReadOpportunityJson(simdjson::dom::element root, v1::Opportunity* out);
 
 }  // namespace autostage::event::internal

@@ -19,11 +19,13 @@ constexpr size_t kMaxEventIdBytes = 256;
 struct Context {
   const DecodeLimits& limits;
   const ValidateOptions& options;
+  // Whether any per-string check (size, UTF-8) is on; when off, their calls are skipped.
+  bool strings = options.check_utf8 || options.check_sizes;
 };
 
 // Size and UTF-8 of one string.
 absl::Status CheckString(const Context& ctx, const std::string& value, const Path& path) {
-  if (value.size() > ctx.limits.max_text_field_bytes) {
+  if (ctx.options.check_sizes && value.size() > ctx.limits.max_text_field_bytes) {
     return DecodeError(
         kReasonTooLarge, path,
         absl::StrCat(value.size(), " bytes exceeds limit of ", ctx.limits.max_text_field_bytes));
@@ -97,17 +99,21 @@ absl::Status CheckParties(const Context& ctx,
 }
 
 absl::Status CheckEmail(const Context& ctx, const v1::Email& email, const Path& path) {
-  RETURN_IF_ERROR(CheckString(ctx, email.subject(), Path(&path, "subject")));
-  RETURN_IF_ERROR(CheckString(ctx, email.text(), Path(&path, "text")));
-  RETURN_IF_ERROR(CheckString(ctx, email.html(), Path(&path, "html")));
-  RETURN_IF_ERROR(CheckString(ctx, email.message_id(), Path(&path, "message_id")));
-  RETURN_IF_ERROR(CheckString(ctx, email.in_reply_to(), Path(&path, "in_reply_to")));
+  if (ctx.strings) {
+    RETURN_IF_ERROR(CheckString(ctx, email.subject(), Path(&path, "subject")));
+    RETURN_IF_ERROR(CheckString(ctx, email.text(), Path(&path, "text")));
+    RETURN_IF_ERROR(CheckString(ctx, email.html(), Path(&path, "html")));
+    RETURN_IF_ERROR(CheckString(ctx, email.message_id(), Path(&path, "message_id")));
+    RETURN_IF_ERROR(CheckString(ctx, email.in_reply_to(), Path(&path, "in_reply_to")));
+  }
   const Path attachments(&path, "attachments");
   for (int i = 0; i < email.attachments_size(); ++i) {
     const v1::Attachment& attachment = email.attachments(i);
     const Path element(&attachments, int64_t{i});
-    RETURN_IF_ERROR(CheckString(ctx, attachment.filename(), Path(&element, "filename")));
-    RETURN_IF_ERROR(CheckString(ctx, attachment.content_type(), Path(&element, "content_type")));
+    if (ctx.strings) {
+      RETURN_IF_ERROR(CheckString(ctx, attachment.filename(), Path(&element, "filename")));
+      RETURN_IF_ERROR(CheckString(ctx, attachment.content_type(), Path(&element, "content_type")));
+    }
     RETURN_IF_ERROR(CheckNonNegative(attachment.size_bytes(), Path(&element, "size_bytes")));
   }
   if (!email.has_text() && !email.has_html()) {
@@ -117,14 +123,16 @@ absl::Status CheckEmail(const Context& ctx, const v1::Email& email, const Path& 
 }
 
 absl::Status CheckCall(const Context& ctx, const v1::Call& call, const Path& path) {
-  RETURN_IF_ERROR(CheckString(ctx, call.disposition(), Path(&path, "disposition")));
-  RETURN_IF_ERROR(CheckString(ctx, call.notes(), Path(&path, "notes")));
-  RETURN_IF_ERROR(CheckString(ctx, call.recording_url(), Path(&path, "recording_url")));
   const Path transcript(&path, "transcript");
-  for (int i = 0; i < call.transcript_size(); ++i) {
-    const Path element(&transcript, int64_t{i});
-    RETURN_IF_ERROR(CheckString(ctx, call.transcript(i).speaker(), Path(&element, "speaker")));
-    RETURN_IF_ERROR(CheckString(ctx, call.transcript(i).text(), Path(&element, "text")));
+  if (ctx.strings) {
+    RETURN_IF_ERROR(CheckString(ctx, call.disposition(), Path(&path, "disposition")));
+    RETURN_IF_ERROR(CheckString(ctx, call.notes(), Path(&path, "notes")));
+    RETURN_IF_ERROR(CheckString(ctx, call.recording_url(), Path(&path, "recording_url")));
+    for (int i = 0; i < call.transcript_size(); ++i) {
+      const Path element(&transcript, int64_t{i});
+      RETURN_IF_ERROR(CheckString(ctx, call.transcript(i).speaker(), Path(&element, "speaker")));
+      RETURN_IF_ERROR(CheckString(ctx, call.transcript(i).text(), Path(&element, "text")));
+    }
   }
   RETURN_IF_ERROR(CheckNonNegative(call.duration_s(), Path(&path, "duration_s")));
   RETURN_IF_ERROR(CheckEnum(ctx, call.disposition(), Path(&path, "disposition"),
@@ -138,13 +146,15 @@ absl::Status CheckCall(const Context& ctx, const v1::Call& call, const Path& pat
 }
 
 absl::Status CheckChat(const Context& ctx, const v1::Chat& chat, const Path& path) {
-  RETURN_IF_ERROR(CheckString(ctx, chat.channel(), Path(&path, "channel")));
-  RETURN_IF_ERROR(CheckString(ctx, chat.thread_id(), Path(&path, "thread_id")));
   const Path messages(&path, "messages");
-  for (int i = 0; i < chat.messages_size(); ++i) {
-    const Path element(&messages, int64_t{i});
-    RETURN_IF_ERROR(CheckString(ctx, chat.messages(i).sender(), Path(&element, "sender")));
-    RETURN_IF_ERROR(CheckString(ctx, chat.messages(i).text(), Path(&element, "text")));
+  if (ctx.strings) {
+    RETURN_IF_ERROR(CheckString(ctx, chat.channel(), Path(&path, "channel")));
+    RETURN_IF_ERROR(CheckString(ctx, chat.thread_id(), Path(&path, "thread_id")));
+    for (int i = 0; i < chat.messages_size(); ++i) {
+      const Path element(&messages, int64_t{i});
+      RETURN_IF_ERROR(CheckString(ctx, chat.messages(i).sender(), Path(&element, "sender")));
+      RETURN_IF_ERROR(CheckString(ctx, chat.messages(i).text(), Path(&element, "text")));
+    }
   }
   RETURN_IF_ERROR(CheckNonEmpty(ctx, chat.channel(), Path(&path, "channel")));
   for (int i = 0; i < chat.messages_size(); ++i) {
@@ -163,7 +173,7 @@ absl::Status CheckAttributes(const Context& ctx,
                              const google::protobuf::Map<std::string, std::string>& attributes,
                              const Path& path) {
   for (const auto& [key, value] : attributes) {
-    if (key.size() > ctx.limits.max_text_field_bytes) {
+    if (ctx.options.check_sizes && key.size() > ctx.limits.max_text_field_bytes) {
       return DecodeError(kReasonTooLarge, path,
                          absl::StrCat("key of ", key.size(), " bytes exceeds limit of ",
                                       ctx.limits.max_text_field_bytes));
@@ -184,14 +194,16 @@ absl::Status CheckEvent(const v1::Event& event, const DecodeLimits& limits,
   const Context ctx{limits, options};
   const Path root;
   // Bytes first (sizes, UTF-8), then meaning.
-  RETURN_IF_ERROR(CheckString(ctx, event.event_id(), Path(&root, "event_id")));
-  RETURN_IF_ERROR(CheckString(ctx, event.source(), Path(&root, "source")));
-  RETURN_IF_ERROR(CheckString(ctx, event.opportunity_id(), Path(&root, "opportunity_id")));
-  RETURN_IF_ERROR(CheckString(ctx, event.direction(), Path(&root, "direction")));
-  RETURN_IF_ERROR(CheckPartyStrings(ctx, event.from(), Path(&root, "from")));
-  RETURN_IF_ERROR(CheckParties(ctx, event.to(), Path(&root, "to")));
-  RETURN_IF_ERROR(CheckParties(ctx, event.cc(), Path(&root, "cc")));
-  RETURN_IF_ERROR(CheckAttributes(ctx, event.attributes(), Path(&root, "attributes")));
+  if (ctx.strings) {
+    RETURN_IF_ERROR(CheckString(ctx, event.event_id(), Path(&root, "event_id")));
+    RETURN_IF_ERROR(CheckString(ctx, event.source(), Path(&root, "source")));
+    RETURN_IF_ERROR(CheckString(ctx, event.opportunity_id(), Path(&root, "opportunity_id")));
+    RETURN_IF_ERROR(CheckString(ctx, event.direction(), Path(&root, "direction")));
+    RETURN_IF_ERROR(CheckPartyStrings(ctx, event.from(), Path(&root, "from")));
+    RETURN_IF_ERROR(CheckParties(ctx, event.to(), Path(&root, "to")));
+    RETURN_IF_ERROR(CheckParties(ctx, event.cc(), Path(&root, "cc")));
+    RETURN_IF_ERROR(CheckAttributes(ctx, event.attributes(), Path(&root, "attributes")));
+  }
 
   const Path event_id(&root, "event_id");
   if (event.event_id().empty() && !options.from_json) return Missing(event_id);

@@ -18,6 +18,9 @@ namespace autostage::event::internal {
 
 struct ValidateOptions {
   bool check_utf8 = true;
+  // False when no string can exceed the text-field limit (the whole message is no longer than
+  // it): then, with check_utf8 false too, the per-string checks are skipped.
+  bool check_sizes = true;
   bool from_json = false;
 };
 
