@@ -91,15 +91,21 @@ std::string_view MarkerFormat(std::string_view t) {
   bool non_ascii;
   std::string_view inner = StripDashes(t, &dashes, &non_ascii);
   if (dashes < 2 || inner.empty() || inner.size() > 60) return {};
-  if (ContainsAnyNoCase(inner, {"original message", "original mail"}) ||
-      EqualsNoCase(inner, "original")) {
+  static constexpr std::string_view kOriginalWords[] = {"original message", "original mail"};
+  static constexpr NeedleSet kOriginalSet(kOriginalWords);
+  if (kOriginalSet.FoundIn(inner) || EqualsNoCase(inner, "original")) {
     return kOriginal;
   }
-  if (ContainsAnyNoCase(inner,
-                        {"原始邮件", "原邮件", "邮件原件", "原始郵件", "原始信件", "原郵件"})) {
+  static constexpr std::string_view kOriginalZhWords[] = {"原始邮件", "原邮件",   "邮件原件",
+                                                          "原始郵件", "原始信件", "原郵件"};
+  static constexpr NeedleSet kOriginalZhSet(kOriginalZhWords);
+  if (kOriginalZhSet.FoundIn(inner)) {
     return kOriginalZh;
   }
-  if (ContainsAnyNoCase(inner, {"forwarded", "forward message", "转发", "轉寄", "轉發", "转寄"})) {
+  static constexpr std::string_view kForwardedWords[] = {
+      "forwarded", "forward message", "转发", "轉寄", "轉發", "转寄"};
+  static constexpr NeedleSet kForwardedSet(kForwardedWords);
+  if (kForwardedSet.FoundIn(inner)) {
     return kForwarded;
   }
   return {};
@@ -233,8 +239,16 @@ bool IsSignoffText(std::string_view t) {
                                                    "此致敬禮",
                                                    "敬禮",
                                                    "祝好！"};
-  for (std::string_view s : kSignoffs) {
-    if (EqualsNoCase(t, s)) return true;
+  // Most lines are longer than any sign-off: one comparison instead of the list.
+  static constexpr size_t kLongest = [] {
+    size_t longest = 0;
+    for (std::string_view s : kSignoffs) longest = std::max(longest, s.size());
+    return longest;
+  }();
+  if (t.size() <= kLongest) {
+    for (std::string_view s : kSignoffs) {
+      if (s.size() == t.size() && EqualsNoCase(t, s)) return true;
+    }
   }
   return StartsWithNoCase(t, "sent from my") || t.starts_with("发自我的") ||
          t.starts_with("来自我的") || t.starts_with("發自我的");
@@ -359,11 +373,11 @@ bool IsNameLike(std::string_view t) {
 
 bool IsOrgLike(std::string_view t) {
   if (t.size() > 100) return false;
-  if (!ContainsAnyNoCase(
-          t, {"公司", "集团", "银行", "学校", "大学", "学院", "医院", "研究院", "事务所", "co.",
-              "ltd", "inc", "llc", "limited", "gmbh", "corp", "pte"})) {
-    return false;
-  }
+  static constexpr std::string_view kOrgWords[] = {
+      "公司", "集团", "银行", "学校", "大学",    "学院", "医院", "研究院", "事务所",
+      "co.",  "ltd",  "inc",  "llc",  "limited", "gmbh", "corp", "pte"};
+  static constexpr NeedleSet kOrgWordsSet(kOrgWords);
+  if (!kOrgWordsSet.FoundIn(t)) return false;
   static constexpr std::string_view kSuffixes[] = {
       "公司",    "集团",   "银行",        "学校",   "大学", "学院", "医院",
       "中心",    "研究院", "研究所",      "事务所", "部",   "处",   "科",

@@ -101,7 +101,9 @@ bool IsBounce(const v1::Party& from, std::string_view subject) {
       EqualsNoCase(local, "mail-daemon") || EqualsNoCase(local, "postmaster")) {
     return true;
   }
-  if (ContainsAnyNoCase(from.name(), {"mail delivery", "mailer-daemon", "postmaster"})) return true;
+  static constexpr std::string_view kNames[] = {"mail delivery", "mailer-daemon", "postmaster"};
+  static constexpr NeedleSet kNamesSet(kNames);
+  if (kNamesSet.FoundIn(from.name())) return true;
   static constexpr std::string_view kSubjects[] = {"delivery status notification",
                                                    "undeliverable",
                                                    "undelivered mail",
@@ -177,14 +179,16 @@ bool IsNewsletter(const v1::Party& from,
     return true;
   }
   std::string_view local = LocalPart(from.email());
-  if (!ContainsAnyNoCase(
-          local, {"newsletter", "noreply", "no-reply", "no_reply", "donotreply", "do-not-reply",
-                  "marketing", "news", "mailer", "notification", "digest", "promo"})) {
-    return false;
-  }
+  static constexpr std::string_view kBulkSenders[] = {
+      "newsletter", "noreply", "no-reply", "no_reply",     "donotreply", "do-not-reply",
+      "marketing",  "news",    "mailer",   "notification", "digest",     "promo"};
+  static constexpr NeedleSet kBulkSendersSet(kBulkSenders);
+  if (!kBulkSendersSet.FoundIn(local)) return false;
   std::string_view tail = body.size() > kBodyTail ? body.substr(body.size() - kBodyTail) : body;
-  return ContainsAnyNoCase(
-      tail, {"unsubscribe", "opt out", "opt-out", "退订", "取消订阅", "退阅", "取消訂閱"});
+  static constexpr std::string_view kUnsubscribe[] = {"unsubscribe", "opt out", "opt-out", "退订",
+                                                      "取消订阅",    "退阅",    "取消訂閱"};
+  static constexpr NeedleSet kUnsubscribeSet(kUnsubscribe);
+  return kUnsubscribeSet.FoundIn(tail);
 }
 
 // Bytes of the chain of reply/forward prefixes at the very start of `subject`.

@@ -61,7 +61,8 @@ class NeedleSet {
       unsigned k = Key(n[0], n[1]);
       bits_[k >> 6] |= uint64_t{1} << (k & 63);
       const auto first = static_cast<unsigned char>(n[0]);
-      first_[first >> 6] |= uint64_t{1} << (first & 63);
+      may_start_[first] = true;
+      if (first >= 'a' && first <= 'z') may_start_[first - 'a' + 'A'] = true;
     }
   }
   template <size_t N>
@@ -80,8 +81,8 @@ class NeedleSet {
 
   const std::string_view* needles_;
   size_t size_;
-  uint64_t bits_[64] = {};  // (first, second) byte pairs, hashed by Key
-  uint64_t first_[4] = {};  // first bytes: most positions fail this one test
+  uint64_t bits_[64] = {};    // (first, second) byte pairs, hashed by Key
+  bool may_start_[256] = {};  // first bytes, both cases: most positions fail this one test
 };
 
 // Ad-hoc form of NeedleSet::FoundIn (the bitmap is built per call).
