@@ -12,7 +12,15 @@ Per run, starts devbroker (3 event topics x 12 partitions), redis-server, autost
   2. latency: ingest keeps running and loadgen produces at a paced --rate (default 5,000/s) for
      --paced-seconds; the event -> acknowledged histogram (loadgen's generation time -> review
      acknowledged the proposal, i.e. produce -> proposal pending) and consumed -> handled are
-     read as p50/p99 (histogram_quantile's linear interpolation inside the bucket).
+     read as p50/p99 (histogram_quantile's linear interpolation inside the bucket). The
+     loadgen's own share is reported beside it: produce call -> broker acknowledged
+     (producer_delivery_p50/p99_ms: its linger and batching, and the broker's append).
+  3. latency baseline (unless --skip-latency-baseline): ingest is stopped and a plain
+     `autostage-loadgen consume` (same Consumer class and the fetch settings ingest uses, starting
+     at the end of the topics) reads while loadgen produces at the same paced rate: message
+     timestamp -> consumed p50/p99 is what the producer and broker alone cost, the floor under
+     ingest's event -> acknowledged (as the consume-and-discard rate is the ceiling over its
+     throughput).
 
 Prints one JSON line per phase and run, and a final summary line with medians. CPU seconds per
 10k events of every process (ingest, review, redis-server, devbroker) come from
@@ -21,6 +29,7 @@ Ctrl-C or error).
 
   tools/loadgen/bench_ingest.py --bin BUILD/bin-or-dir [--runs 3] [--events 100000]
       [--rate 5000] [--paced-seconds 20] [--workers N] [--keep DIR]
+      [--skip-latency] [--skip-latency-baseline]
 
 Binaries are looked up in --bin (or BUILD's subfolders: services/ingest, services/review,
 tools/devbroker, tools/loadgen), else on PATH.
@@ -349,8 +358,13 @@ def latency_run(stack, run, args):
         time.sleep(0.1)
     cpu1 = cpu_snapshot(stack)
     out = {"phase": "latency", "run": run, "rate": args.rate, "sent": produced["sent"],
-           "produce_rate": round(produced["rate"], 1)}
+           "produce_rate": round(produced["rate"], 1),
+           "producer_delivery_p50_ms": produced.get("delivery_p50_ms"),
+           "producer_delivery_p99_ms": produced.get("delivery_p99_ms")}
+    # event_to_ack = event_to_consume (producer, broker, fetch) + consume_to_ack (ingest).
     for label, name in (("event_to_ack", "autostage_ingest_event_to_ack_seconds"),
+                        ("event_to_consume", "autostage_ingest_event_to_consume_seconds"),
+                        ("consume_to_ack", "autostage_ingest_consume_to_ack_seconds"),
                         ("consumed_to_handled", "autostage_ingest_processing_seconds")):
         h0, h1 = histogram(before, name), histogram(after, name)
         for q in (0.5, 0.99):
@@ -366,6 +380,50 @@ def latency_run(stack, run, args):
     return out
 
 
+# The consumer settings IngestService::Create applies unless configured (keep in step), so the
+# baseline consumer fetches the way ingest does.
+INGEST_FETCH_PROPERTIES = {"fetch.min.bytes": "65536", "fetch.wait.max.ms": "20",
+                           "queued.min.messages": "5000", "queued.max.messages.kbytes": "32768"}
+
+
+def latency_baseline_run(stack, run, args):
+    """Paced produce with ingest stopped and a plain consumer reading from the end."""
+    stack.stop_one("ingest")
+    argv = [stack.loadgen, "consume", "--brokers", stack.brokers, "--group",
+            f"bench-baseline-{run}", "--duration", f"{args.paced_seconds + 30}s",
+            "--idle-timeout", "3s", "-X", "auto.offset.reset=latest"]
+    for k, v in INGEST_FETCH_PROPERTIES.items():
+        argv += ["-X", f"{k}={v}"]
+    out_path = os.path.join(stack.dir, "baseline-consume.json")
+    with open(out_path, "w") as out:
+        consumer = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        # Group join on the devbroker takes ~3 s; a consumer assigned later simply starts at
+        # the end then (no backlog is ever measured).
+        time.sleep(5)
+        cpu0 = cpu_snapshot(stack)
+        produced = stack.loadgen_json(["produce", "--brokers", stack.brokers, "--seed",
+                                       str(9000 + run), "--no-opportunities", "--rate",
+                                       str(args.rate), "--duration", f"{args.paced_seconds}s"])
+        cpu1 = cpu_snapshot(stack)
+        consumer.wait(timeout=args.timeout)
+    finally:
+        if consumer.poll() is None:
+            consumer.kill()
+            consumer.wait()
+    with open(out_path) as f:
+        consumed = json.loads(f.read().strip().splitlines()[-1])
+    return {"phase": "latency_baseline", "run": run, "rate": args.rate,
+            "sent": produced["sent"], "consumed": consumed["consumed"],
+            "produce_rate": round(produced["rate"], 1),
+            "producer_delivery_p50_ms": produced.get("delivery_p50_ms"),
+            "producer_delivery_p99_ms": produced.get("delivery_p99_ms"),
+            "consume_p50_ms": consumed.get("latency_p50_ms"),
+            "consume_p99_ms": consumed.get("latency_p99_ms"),
+            "cpu_s_per_10k": cpu_per_10k(cpu0, cpu1, produced["sent"])}
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -378,6 +436,8 @@ def main():
     ap.add_argument("--workers", type=int, default=0, help="ingest --workers (0: config default)")
     ap.add_argument("--timeout", type=float, default=600, help="per phase")
     ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--skip-latency-baseline", action="store_true",
+                    help="no plain-consumer latency phase after the ingest latency phase")
     ap.add_argument("--keep", default="", help="keep logs and configs in this directory")
     args = ap.parse_args()
 
@@ -400,9 +460,14 @@ def main():
                 r = latency_run(stack, run, args)
                 print(json.dumps(r), flush=True)
                 results.append(r)
+                if not args.skip_latency_baseline:
+                    r = latency_baseline_run(stack, run, args)
+                    print(json.dumps(r), flush=True)
+                    results.append(r)
             stack.stop()
         tp = [r for r in results if r["phase"] == "throughput"]
         lat = [r for r in results if r["phase"] == "latency"]
+        base = [r for r in results if r["phase"] == "latency_baseline"]
 
         def med(rows, key):
             vals = [r[key] for r in rows if r.get(key) is not None]
@@ -414,8 +479,16 @@ def main():
                    "ratio_median": med(tp, "ratio"),
                    "event_to_ack_p50_ms_median": med(lat, "event_to_ack_p50_ms"),
                    "event_to_ack_p99_ms_median": med(lat, "event_to_ack_p99_ms"),
-                   "ingest_vmhwm_mb_max": max((r["ingest_vmhwm_mb"] for r in results),
-                                              default=None),
+                   "event_to_consume_p99_ms_median": med(lat, "event_to_consume_p99_ms"),
+                   "consume_to_ack_p50_ms_median": med(lat, "consume_to_ack_p50_ms"),
+                   "consume_to_ack_p99_ms_median": med(lat, "consume_to_ack_p99_ms"),
+                   "consumed_to_handled_p99_ms_median": med(lat, "consumed_to_handled_p99_ms"),
+                   "producer_delivery_p99_ms_median": med(lat, "producer_delivery_p99_ms"),
+                   "baseline_consume_p50_ms_median": med(base, "consume_p50_ms"),
+                   "baseline_consume_p99_ms_median": med(base, "consume_p99_ms"),
+                   "ingest_vmhwm_mb_max": max(
+                       (r["ingest_vmhwm_mb"] for r in results if "ingest_vmhwm_mb" in r),
+                       default=None),
                    "cpu_s_per_10k_median": {
                        n: round(statistics.median(r["cpu_s_per_10k"].get(n, 0) for r in tp), 3)
                        for n in (tp[0]["cpu_s_per_10k"] if tp else {})},

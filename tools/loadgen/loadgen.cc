@@ -244,18 +244,33 @@ GeneratedEvent EventGenerator::Next() {
 std::string ProduceSummary::ToJson() const {
   return absl::StrFormat(
       "{\"mode\":\"produce\",\"sent\":%d,\"opportunities\":%d,\"triggers\":%d,\"malformed\":%d,"
-      "\"errors\":%d,\"bytes\":%d,\"seconds\":%.3f,\"rate\":%.1f,\"mb_per_s\":%.2f}",
+      "\"errors\":%d,\"bytes\":%d,\"seconds\":%.3f,\"rate\":%.1f,\"mb_per_s\":%.2f,"
+      "\"delivery_p50_ms\":%.1f,\"delivery_p99_ms\":%.1f}",
       sent, opportunities, triggers, malformed, errors, bytes, seconds, rate(),
-      seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0.0);
+      seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0.0, delivery_p50_ms,
+      delivery_p99_ms);
 }
 
 std::string ConsumeSummary::ToJson() const {
   return absl::StrFormat(
       "{\"mode\":\"consume\",\"consumed\":%d,\"errors\":%d,\"bytes\":%d,\"seconds\":%.3f,"
-      "\"rate\":%.1f,\"mb_per_s\":%.2f}",
+      "\"rate\":%.1f,\"mb_per_s\":%.2f,\"latency_p50_ms\":%.1f,\"latency_p99_ms\":%.1f}",
       consumed, errors, bytes, seconds, rate(),
-      seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0.0);
+      seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0.0, latency_p50_ms,
+      latency_p99_ms);
 }
+
+namespace {
+
+// The q-quantile (nearest rank) of `micros`, in milliseconds; 0 when empty. Sorts `micros`.
+double QuantileMs(std::vector<int64_t>& micros, double q) {
+  if (micros.empty()) return 0;
+  std::sort(micros.begin(), micros.end());
+  const size_t rank = std::min(micros.size() - 1, static_cast<size_t>(q * micros.size()));
+  return static_cast<double>(micros[rank]) / 1000.0;
+}
+
+}  // namespace
 
 absl::StatusOr<ProduceSummary> RunProduce(const ProduceOptions& options) {
   if (options.count <= 0 && options.duration == absl::InfiniteDuration()) {
@@ -273,6 +288,8 @@ absl::StatusOr<ProduceSummary> RunProduce(const ProduceOptions& options) {
   ProduceSummary summary;
 
   std::atomic<int64_t> acked{0}, failed{0}, acked_bytes{0};
+  absl::Mutex delivery_mu;
+  std::vector<int64_t> delivery_us;  // of acknowledged events, guarded by delivery_mu
   auto retrying_produce = [&](const std::string& topic, const std::string& key,
                               const std::string& value, const std::vector<kafka::Header>& headers,
                               kafka::DeliveryCallback cb) -> absl::Status {
@@ -317,15 +334,19 @@ absl::StatusOr<ProduceSummary> RunProduce(const ProduceOptions& options) {
                                : e.source == "call" ? options.call_topic
                                                     : options.chat_topic;
     const int64_t size = static_cast<int64_t>(e.value.size());
-    absl::Status s = retrying_produce(topic, e.key, e.value, e.headers,
-                                      [&, size](const kafka::DeliveryReport& r) {
-                                        if (r.status.ok()) {
-                                          acked.fetch_add(1);
-                                          acked_bytes.fetch_add(size);
-                                        } else {
-                                          failed.fetch_add(1);
-                                        }
-                                      });
+    const absl::Time produced_at = absl::Now();
+    absl::Status s = retrying_produce(
+        topic, e.key, e.value, e.headers, [&, size, produced_at](const kafka::DeliveryReport& r) {
+          if (r.status.ok()) {
+            acked.fetch_add(1);
+            acked_bytes.fetch_add(size);
+            const int64_t us = absl::ToInt64Microseconds(absl::Now() - produced_at);
+            absl::MutexLock lock(&delivery_mu);
+            delivery_us.push_back(us);
+          } else {
+            failed.fetch_add(1);
+          }
+        });
     if (!s.ok()) {
       failed.fetch_add(1);
     } else {
@@ -339,6 +360,9 @@ absl::StatusOr<ProduceSummary> RunProduce(const ProduceOptions& options) {
   summary.sent = acked.load();
   summary.bytes = acked_bytes.load();
   summary.errors = failed.load() + (flushed.ok() ? 0 : producer->outstanding());
+  absl::MutexLock lock(&delivery_mu);
+  summary.delivery_p50_ms = QuantileMs(delivery_us, 0.5);
+  summary.delivery_p99_ms = QuantileMs(delivery_us, 0.99);
   return summary;
 }
 
@@ -359,6 +383,7 @@ absl::StatusOr<ConsumeSummary> RunConsume(const ConsumeOptions& options) {
   const absl::Time started = absl::Now();
   absl::Time first = absl::InfinitePast();
   absl::Time last = absl::InfinitePast();
+  std::vector<int64_t> latency_us;
   while (options.count <= 0 || summary.consumed < options.count) {
     const absl::Time now = absl::Now();
     if (summary.consumed == 0) {
@@ -377,7 +402,12 @@ absl::StatusOr<ConsumeSummary> RunConsume(const ConsumeOptions& options) {
     if (summary.consumed == 0) first = last;
     ++summary.consumed;
     summary.bytes += static_cast<int64_t>(m->payload().size());
+    if (std::optional<int64_t> created = m->timestamp_ms(); created.has_value()) {
+      latency_us.push_back(absl::ToInt64Microseconds(last - absl::FromUnixMillis(*created)));
+    }
   }
+  summary.latency_p50_ms = QuantileMs(latency_us, 0.5);
+  summary.latency_p99_ms = QuantileMs(latency_us, 0.99);
   summary.seconds = summary.consumed > 0 ? absl::ToDoubleSeconds(last - first) : 0;
   consumer->Close().IgnoreError();  // a measurement tool: nothing was stored to commit
   return summary;

@@ -113,6 +113,10 @@ struct ProduceSummary {
   int64_t errors = 0;  // produce or delivery failures
   int64_t bytes = 0;
   double seconds = 0;  // first event produced → last acknowledged
+  // Produce call → delivery report (the broker acknowledged), over the acknowledged events:
+  // the producer's own share of an event's latency (linger, batching, broker append).
+  double delivery_p50_ms = 0;
+  double delivery_p99_ms = 0;
   double rate() const { return seconds > 0 ? static_cast<double>(sent) / seconds : 0; }
   std::string ToJson() const;
 };
@@ -142,6 +146,11 @@ struct ConsumeSummary {
   int64_t bytes = 0;
   int64_t errors = 0;
   double seconds = 0;  // first message → last message
+  // Message timestamp (the producer's create time) → consumed, over all messages: with a
+  // producer running at the same time, what a plain consumer of this broker waits per event.
+  // Meaningless for a backlog (it then measures the age of the backlog).
+  double latency_p50_ms = 0;
+  double latency_p99_ms = 0;
   double rate() const {
     return seconds > 0 && consumed > 1 ? static_cast<double>(consumed - 1) / seconds : 0;
   }

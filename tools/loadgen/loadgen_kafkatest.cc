@@ -40,6 +40,9 @@ TEST(LoadgenKafkaTest, ProducedEventsComeBackDecodable) {
   EXPECT_GT(summary->malformed, 0);
   EXPECT_GT(summary->triggers, 0);
   EXPECT_NE(summary->ToJson().find("\"sent\":300"), std::string::npos) << summary->ToJson();
+  // Every acknowledged event has a delivery time (produce call -> broker acknowledgement).
+  EXPECT_GT(summary->delivery_p50_ms, 0);
+  EXPECT_GE(summary->delivery_p99_ms, summary->delivery_p50_ms);
 
   absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer =
       kafka::Consumer::Create({{"bootstrap.servers", (*broker)->bootstrap()},
@@ -98,6 +101,10 @@ TEST(LoadgenKafkaTest, ProducedEventsComeBackDecodable) {
   ASSERT_TRUE(consumed.ok()) << consumed.status();
   EXPECT_EQ(consumed->consumed, 300);
   EXPECT_EQ(consumed->bytes, summary->bytes);
+  // Create time -> consumed: here the age of the backlog, so at least the delivery time.
+  EXPECT_GE(consumed->latency_p50_ms, summary->delivery_p50_ms);
+  EXPECT_GE(consumed->latency_p99_ms, consumed->latency_p50_ms);
+  EXPECT_NE(consumed->ToJson().find("\"latency_p99_ms\""), std::string::npos);
 }
 
 }  // namespace
