@@ -167,6 +167,7 @@ void TokenTable::Replace(const TokenTable& other) {
   std::shared_ptr<const Map> entries = other.Entries();
   absl::MutexLock lock(&state_->mu);
   state_->by_digest = std::move(entries);
+  state_->verified.clear();
 }
 
 std::shared_ptr<const TokenTable::Map> TokenTable::Entries() const {
@@ -187,9 +188,20 @@ absl::StatusOr<Principal> TokenTable::Authenticate(absl::string_view authorizati
   }
   token = absl::StripAsciiWhitespace(token);
   if (token.empty()) return absl::UnauthenticatedError("empty bearer token");
-  const std::shared_ptr<const Map> entries = Entries();
+  std::shared_ptr<const Map> entries;
+  {
+    absl::MutexLock lock(&state_->mu);
+    auto known = state_->verified.find(token);
+    if (known != state_->verified.end()) return known->second;
+    entries = state_->by_digest;
+  }
+  // Hashed outside the lock; unknown tokens are not remembered (they would grow the memo).
   auto it = entries->find(Sha256Hex(token));
   if (it == entries->end()) return absl::UnauthenticatedError("unknown or revoked token");
+  absl::MutexLock lock(&state_->mu);
+  // Only if no reload swapped the entries meanwhile: a memo entry must come from the table in
+  // force.
+  if (state_->by_digest == entries) state_->verified.try_emplace(token, it->second);
   return it->second;
 }
 

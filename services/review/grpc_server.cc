@@ -102,47 +102,44 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* GrpcReviewService::Unary(
+    grpc::CallbackServerContext* context, const char* method,
+    absl::StatusOr<Response> (ReviewCore::*call)(const CallInfo&, const Request&),
+    const Request& request, Response* response) {
+  const absl::Time start = absl::Now();
+  return Finish(context, method, start,
+                Reply((core_.*call)(MakeCall(*context, method), request), response));
+}
+
 grpc::ServerUnaryReactor* GrpcReviewService::SubmitProposals(
     grpc::CallbackServerContext* context, const v1::SubmitProposalsRequest* request,
     v1::SubmitProposalsResponse* response) {
-  const absl::Time start = absl::Now();
-  return Finish(
-      context, "SubmitProposals", start,
-      Reply(core_.SubmitProposals(MakeCall(*context, "SubmitProposals"), *request), response));
+  return Unary(context, "SubmitProposals", &ReviewCore::SubmitProposals, *request, response);
 }
 
 grpc::ServerUnaryReactor* GrpcReviewService::ListPending(grpc::CallbackServerContext* context,
                                                          const v1::ListPendingRequest* request,
                                                          v1::ListPendingResponse* response) {
-  const absl::Time start = absl::Now();
-  return Finish(context, "ListPending", start,
-                Reply(core_.ListPending(MakeCall(*context, "ListPending"), *request), response));
+  return Unary(context, "ListPending", &ReviewCore::ListPending, *request, response);
 }
 
 grpc::ServerUnaryReactor* GrpcReviewService::GetProposal(grpc::CallbackServerContext* context,
                                                          const v1::GetProposalRequest* request,
                                                          v1::ReviewedProposal* response) {
-  const absl::Time start = absl::Now();
-  return Finish(context, "GetProposal", start,
-                Reply(core_.GetProposal(MakeCall(*context, "GetProposal"), *request), response));
+  return Unary(context, "GetProposal", &ReviewCore::GetProposal, *request, response);
 }
 
 grpc::ServerUnaryReactor* GrpcReviewService::ConfirmProposal(
     grpc::CallbackServerContext* context, const v1::ConfirmProposalRequest* request,
     v1::ReviewedProposal* response) {
-  const absl::Time start = absl::Now();
-  return Finish(
-      context, "ConfirmProposal", start,
-      Reply(core_.ConfirmProposal(MakeCall(*context, "ConfirmProposal"), *request), response));
+  return Unary(context, "ConfirmProposal", &ReviewCore::ConfirmProposal, *request, response);
 }
 
 grpc::ServerUnaryReactor* GrpcReviewService::RejectProposal(
     grpc::CallbackServerContext* context, const v1::RejectProposalRequest* request,
     v1::ReviewedProposal* response) {
-  const absl::Time start = absl::Now();
-  return Finish(
-      context, "RejectProposal", start,
-      Reply(core_.RejectProposal(MakeCall(*context, "RejectProposal"), *request), response));
+  return Unary(context, "RejectProposal", &ReviewCore::RejectProposal, *request, response);
 }
 
 grpc::Status GrpcReviewService::Finish(const char* method, absl::Time start,
@@ -206,6 +203,9 @@ absl::StatusOr<std::unique_ptr<ReviewServer>> ReviewServer::Start(const ServerOp
   std::unique_ptr<ReviewServer> server(new ReviewServer(core));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, *credentials, &server->port_);
+  // No channelz service is registered, so its per-call bookkeeping (call counters and
+  // timestamps on every server call) would only cost CPU.
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
   builder.RegisterService(&server->service_);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {

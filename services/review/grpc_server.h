@@ -79,6 +79,12 @@ class GrpcReviewService final : public ReviewServiceBase {
                               grpc::ServerWriter<v1::ProposalUpdate>* writer) override;
 
  private:
+  // A unary method: runs `call` on the core and finishes the reactor with its answer.
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, const char* method,
+                                  absl::StatusOr<Response> (ReviewCore::*call)(const CallInfo&,
+                                                                               const Request&),
+                                  const Request& request, Response* response);
   // Records the call's latency and code (when the core has metrics) and converts the status.
   grpc::Status Finish(const char* method, absl::Time start, const absl::Status& status);
   // The same for a callback-API call, which it then finishes.

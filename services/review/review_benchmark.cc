@@ -20,7 +20,19 @@
 // CPU costs are steadier than the rates, and bound what an idle machine could do.
 // --dump_commandstats prints Redis's INFO commandstats at the end.
 //
-//   ./bin/review_benchmark --benchmark_repetitions=3 [--redis_aof]
+//   BM_GrpcConfirmAsync/inflight:N   ConfirmProposal RPCs from one client thread with the
+//                              callback API, N calls in flight over up to 4 channels (like N
+//                              reps each waiting for their own answer, without a client thread
+//                              per rep). p50/p99 over all calls.
+//
+// --server_process runs the ReviewServer (core, store, metrics) in a child process forked
+// before gRPC starts, so each process's CPU is measured apart: proc_us_per_op is then the
+// client alone, server_us_per_op the server process (sum of its threads' run time,
+// /proc/PID/task/*/schedstat), redis_us_per_op Redis's main thread; *_switches_per_op count
+// how often the process's threads were switched onto a CPU (on this VM a switch costs more
+// than most of the work).
+//
+//   ./bin/review_benchmark --benchmark_repetitions=3 [--redis_aof] [--server_process]
 // --redis_aof runs redis-server with appendonly yes + appendfsync always (every write on disk
 // before it is acknowledged), as the durability tests do.
 #include <benchmark/benchmark.h>
@@ -30,11 +42,16 @@
 #include <grpcpp/support/byte_buffer.h>
 #include <prometheus/registry.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,9 +84,92 @@ constexpr int kRedisConnections = 8;
 
 // Everything a benchmark talks to. Built once in main and passed by reference to the
 // registered lambdas.
+// The pipelines and principals of every benchmark.
+Pipelines BenchPipelines() {
+  Pipelines pipelines;
+  pipelines.Set("b2b_standard", {"prospecting", "needs_analysis", "proposal", "negotiation",
+                                 "contract", "follow_up"});
+  return pipelines;
+}
+
+absl::StatusOr<TokenTable> BenchTokens() {
+  return TokenTable::Parse(absl::StrCat(
+      "- {sha256: ", Sha256Hex("alice"), ", id: alice, kind: human, role: rep, team: east}\n",
+      "- {sha256: ", Sha256Hex("ingest"), ", id: ingest, kind: service, role: ingest}\n"));
+}
+
+// CPU time and switches onto a CPU of every (live) thread of a process so far.
+struct TaskCpu {
+  int64_t ns = 0;
+  int64_t switches = 0;
+};
+TaskCpu ReadTaskCpu(pid_t pid) {
+  TaskCpu total;
+  std::error_code error;
+  for (const auto& task :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), error)) {
+    std::ifstream in(task.path() / "schedstat");
+    int64_t run_ns = 0, wait_ns = 0, slices = 0;
+    if (in >> run_ns >> wait_ns >> slices) {
+      total.ns += run_ns;
+      total.switches += slices;
+    }
+  }
+  return total;
+}
+
+// The review server as autostage-review runs it (with metrics: RPC latency, decisions, stage
+// analytics), on its own Redis pool.
+struct ServerSide {
+  std::unique_ptr<redis::RedisPool> pool;
+  SystemClock clock;
+  std::unique_ptr<ProposalStore> store;
+  TokenTable tokens;
+  prometheus::Registry registry;
+  std::unique_ptr<ReviewMetrics> metrics;
+  std::unique_ptr<ReviewCore> core;
+  std::unique_ptr<ReviewServer> server;
+
+  static std::unique_ptr<ServerSide> Start(const std::string& host, int port) {
+    auto side = std::make_unique<ServerSide>();
+    side->pool = std::make_unique<redis::RedisPool>(redis::RedisOptions{.host = host, .port = port},
+                                                    kRedisConnections);
+    side->store = std::make_unique<ProposalStore>(*side->pool, BenchPipelines(), side->clock);
+    absl::StatusOr<TokenTable> tokens = BenchTokens();
+    if (!tokens.ok()) return nullptr;
+    side->tokens = *std::move(tokens);
+    side->metrics = std::make_unique<ReviewMetrics>(side->registry);
+    side->core = std::make_unique<ReviewCore>(*side->store, side->tokens, side->metrics.get());
+    absl::StatusOr<std::unique_ptr<ReviewServer>> server =
+        ReviewServer::Start({.listen = "127.0.0.1:0"}, *side->core);
+    if (!server.ok()) return nullptr;
+    side->server = *std::move(server);
+    return side;
+  }
+  ~ServerSide() {
+    if (server) server->Shutdown(absl::Seconds(2));
+  }
+};
+
+// The child of --server_process: serves until the parent closes `hold` (or exits), after
+// writing the port to `ready` (0: failed). Never returns to the parent's code.
+[[noreturn]] void ServeChild(const std::string& host, int port, int ready, int hold) {
+  std::unique_ptr<ServerSide> side = ServerSide::Start(host, port);
+  const int bound = side ? side->server->port() : 0;
+  if (write(ready, &bound, sizeof bound) != sizeof bound || side == nullptr) _exit(1);
+  close(ready);
+  char byte;
+  while (read(hold, &byte, 1) > 0) {
+  }
+  side.reset();
+  _exit(0);  // no destructors of the parent's objects (its redis-server) in the child
+}
+
+// Everything a benchmark talks to. Built once in main and passed by reference to the
+// registered lambdas.
 class Env {
  public:
-  static std::unique_ptr<Env> Create(bool aof) {
+  static std::unique_ptr<Env> Create(bool aof, bool server_process) {
     auto env = std::unique_ptr<Env>(new Env());
     absl::StatusOr<std::unique_ptr<testing::RedisServer>> redis =
         testing::RedisServer::Start({.append_only = aof});
@@ -81,28 +181,58 @@ class Env {
     env->pool_ = std::make_unique<redis::RedisPool>(
         redis::RedisOptions{.host = env->redis_->host(), .port = env->redis_->port()},
         kRedisConnections);
-    Pipelines pipelines;
-    pipelines.Set("b2b_standard", {"prospecting", "needs_analysis", "proposal", "negotiation",
-                                   "contract", "follow_up"});
-    env->store_ = std::make_unique<ProposalStore>(*env->pool_, pipelines, env->clock_);
-    absl::StatusOr<TokenTable> tokens = TokenTable::Parse(absl::StrCat(
-        "- {sha256: ", Sha256Hex("alice"), ", id: alice, kind: human, role: rep, team: east}\n",
-        "- {sha256: ", Sha256Hex("ingest"), ", id: ingest, kind: service, role: ingest}\n"));
-    if (!tokens.ok()) return nullptr;
-    env->tokens_ = *std::move(tokens);
-    // With metrics, as autostage-review runs (RPC latency, decisions, stage analytics).
-    env->metrics_ = std::make_unique<ReviewMetrics>(env->registry_);
-    env->core_ = std::make_unique<ReviewCore>(*env->store_, env->tokens_, env->metrics_.get());
-    absl::StatusOr<std::unique_ptr<ReviewServer>> server =
-        ReviewServer::Start({.listen = "127.0.0.1:0"}, *env->core_);
-    if (!server.ok()) return nullptr;
-    env->server_ = *std::move(server);
+    env->store_ = std::make_unique<ProposalStore>(*env->pool_, BenchPipelines(), env->clock_);
+    {
+      redis::RedisClient client({.host = env->redis_->host(), .port = env->redis_->port()});
+      absl::StatusOr<redis::Reply> info = client.Command("INFO", "server");
+      if (info.ok()) {
+        for (absl::string_view line : absl::StrSplit(info->str(), "\r\n")) {
+          if (absl::ConsumePrefix(&line, "process_id:"))
+            (void)absl::SimpleAtoi(line, &env->redis_pid_);
+        }
+      }
+    }
+    if (!server_process) {
+      env->server_ = ServerSide::Start(env->redis_->host(), env->redis_->port());
+      if (env->server_ == nullptr) return nullptr;
+      env->port_ = env->server_->server->port();
+      return env;
+    }
+    // Forked before this process starts gRPC (the stubs are made later), so the child starts
+    // its own gRPC from scratch.
+    int ready[2], hold[2];
+    if (pipe(ready) != 0 || pipe(hold) != 0) return nullptr;
+    const pid_t pid = fork();
+    if (pid < 0) return nullptr;
+    if (pid == 0) {
+      close(ready[0]);
+      close(hold[1]);
+      ServeChild(env->redis_->host(), env->redis_->port(), ready[1], hold[0]);
+    }
+    close(ready[1]);
+    close(hold[0]);
+    env->server_pid_ = pid;
+    env->hold_fd_ = hold[1];
+    int port = 0;
+    const bool got = read(ready[0], &port, sizeof port) == sizeof port;
+    close(ready[0]);
+    if (!got || port == 0) return nullptr;
+    env->port_ = port;
     return env;
   }
 
   ~Env() {
-    if (server_) server_->Shutdown(absl::Seconds(2));
+    server_.reset();
+    if (server_pid_ > 0) {
+      close(hold_fd_);  // EOF: the child shuts its server down and exits
+      int status = 0;
+      waitpid(server_pid_, &status, 0);
+    }
   }
+
+  // The server's process when it runs apart (--server_process), else 0.
+  pid_t server_pid() const { return server_pid_; }
+  pid_t redis_pid() const { return static_cast<pid_t>(redis_pid_); }
 
   ProposalStore& store() { return *store_; }
 
@@ -153,14 +283,14 @@ class Env {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     return v1::ReviewService::NewStub(grpc::CreateCustomChannel(
-        absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials(), args));
+        absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials(), args));
   }
 
   // A channel of its own (as NewStub) for calls without a generated stub.
   std::shared_ptr<grpc::Channel> NewChannel() {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->port()),
+    return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_),
                                      grpc::InsecureChannelCredentials(), args);
   }
 
@@ -224,11 +354,11 @@ class Env {
   std::unique_ptr<redis::RedisPool> pool_;
   SystemClock clock_;
   std::unique_ptr<ProposalStore> store_;
-  TokenTable tokens_;
-  prometheus::Registry registry_;
-  std::unique_ptr<ReviewMetrics> metrics_;
-  std::unique_ptr<ReviewCore> core_;
-  std::unique_ptr<ReviewServer> server_;
+  int64_t redis_pid_ = 0;
+  std::unique_ptr<ServerSide> server_;  // in this process (no --server_process)
+  pid_t server_pid_ = 0;                // the child (--server_process)
+  int hold_fd_ = -1;
+  int port_ = 0;
   std::atomic<int64_t> next_{0};
 };
 
@@ -255,45 +385,70 @@ class Latencies {
 
 // Thread 0 reads Redis's counters when the timed loop starts (all threads have written their
 // data: the loop start is a barrier) and after it ends (also a barrier), and reports Redis
-// commands and Redis CPU microseconds per operation.
+// commands and the CPU microseconds of each process per operation.
 class RedisCost {
  public:
   RedisCost(benchmark::State& state, Env& env) : state_(state), env_(env) {}
   void OnFirstIteration() {
     if (state_.thread_index() == 0 && !started_) {
       start_ = env_.ReadRedisStats();
-      start_cpu_ = ProcessCpuMicros();
+      start_cpu_ = ProcessCpu();
+      if (env_.server_pid() > 0) start_server_ = ReadTaskCpu(env_.server_pid());
+      if (env_.redis_pid() > 0) start_redis_ = ReadTaskCpu(env_.redis_pid());
     }
     started_ = true;
   }
-  void Report(int64_t ops_per_iteration) {
+  // `ops`: operations in the whole run when not iterations x threads x ops_per_iteration.
+  void Report(int64_t ops_per_iteration, int64_t ops = 0) {
     if (state_.thread_index() != 0) return;
-    const int64_t end_cpu = ProcessCpuMicros();
+    const ProcCpu end_cpu = ProcessCpu();
+    const TaskCpu end_server = env_.server_pid() > 0 ? ReadTaskCpu(env_.server_pid()) : TaskCpu();
+    const TaskCpu end_redis = env_.redis_pid() > 0 ? ReadTaskCpu(env_.redis_pid()) : TaskCpu();
     const Env::RedisStats end = env_.ReadRedisStats();
-    const double ops = static_cast<double>(state_.iterations()) * state_.threads() *
-                       static_cast<double>(ops_per_iteration);
+    const double n = ops > 0 ? static_cast<double>(ops)
+                             : static_cast<double>(state_.iterations()) * state_.threads() *
+                                   static_cast<double>(ops_per_iteration);
     // Thread 0's counters are the only non-zero ones; summing over threads keeps them as is.
     // Minus the INFO commands of the first snapshot.
-    state_.counters["redis_calls_per_op"] = static_cast<double>(end.calls - start_.calls - 2) / ops;
-    // This process: gRPC clients and server, ReviewCore, the store's Redis client code.
-    state_.counters["proc_us_per_op"] = static_cast<double>(end_cpu - start_cpu_) / ops;
-    state_.counters["scripts_per_op"] = static_cast<double>(end.scripts - start_.scripts) / ops;
-    state_.counters["redis_us_per_op"] = static_cast<double>(end.usec - start_.usec) / ops;
+    state_.counters["redis_calls_per_op"] = static_cast<double>(end.calls - start_.calls - 2) / n;
+    // This process: gRPC clients (and the server unless --server_process), ReviewCore, the
+    // store's Redis client code.
+    state_.counters["proc_us_per_op"] = static_cast<double>(end_cpu.us - start_cpu_.us) / n;
+    state_.counters["proc_switches_per_op"] =
+        static_cast<double>(end_cpu.switches - start_cpu_.switches) / n;
+    if (env_.server_pid() > 0) {
+      state_.counters["server_us_per_op"] =
+          static_cast<double>(end_server.ns - start_server_.ns) / 1e3 / n;
+      state_.counters["server_switches_per_op"] =
+          static_cast<double>(end_server.switches - start_server_.switches) / n;
+    }
+    if (env_.redis_pid() > 0) {
+      state_.counters["redis_switches_per_op"] =
+          static_cast<double>(end_redis.switches - start_redis_.switches) / n;
+    }
+    state_.counters["scripts_per_op"] = static_cast<double>(end.scripts - start_.scripts) / n;
+    state_.counters["redis_us_per_op"] = static_cast<double>(end.usec - start_.usec) / n;
   }
 
  private:
-  benchmark::State& state_;
-  Env& env_;
-  static int64_t ProcessCpuMicros() {
+  struct ProcCpu {
+    int64_t us = 0;
+    int64_t switches = 0;
+  };
+  static ProcCpu ProcessCpu() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     auto micros = [](const timeval& t) { return int64_t{t.tv_sec} * 1000000 + t.tv_usec; };
-    return micros(usage.ru_utime) + micros(usage.ru_stime);
+    return {micros(usage.ru_utime) + micros(usage.ru_stime), usage.ru_nvcsw + usage.ru_nivcsw};
   }
 
+  benchmark::State& state_;
+  Env& env_;
   bool started_ = false;
   Env::RedisStats start_;
-  int64_t start_cpu_ = 0;
+  ProcCpu start_cpu_;
+  TaskCpu start_server_;
+  TaskCpu start_redis_;
 };
 
 void GrpcConfirm(benchmark::State& state, Env& env) {
@@ -326,6 +481,92 @@ void GrpcConfirm(benchmark::State& state, Env& env) {
   state.counters["confirms_per_s"] =
       benchmark::Counter(static_cast<double>(next), benchmark::Counter::kIsRate);
   latencies.Report(state);
+}
+
+// Confirms from one thread with the callback API: `inflight` calls outstanding at all times
+// (a new one starts from the callback of each finished one), spread over up to 4 channels.
+// One benchmark iteration runs every confirm; the counters are per confirm.
+void GrpcConfirmAsync(benchmark::State& state, Env& env) {
+  const int inflight = static_cast<int>(state.range(0));
+  constexpr int kConfirms = 4 * kConfirmsPerThread;
+  std::vector<std::string> ids = env.NewPending(kConfirms);
+  if (ids.size() != static_cast<size_t>(kConfirms)) {
+    state.SkipWithError("prefill failed");
+    return;
+  }
+  std::vector<std::unique_ptr<v1::ReviewService::Stub>> stubs;
+  for (int i = 0; i < std::min(inflight, 4); ++i) stubs.push_back(env.NewStub());
+
+  struct Call {
+    grpc::ClientContext context;
+    v1::ConfirmProposalRequest request;
+    v1::ReviewedProposal response;
+    std::chrono::steady_clock::time_point start;
+  };
+  absl::Mutex mu;
+  size_t next = 0;  // guarded by mu
+  int done = 0;     // guarded by mu
+  std::string error;
+  std::vector<int64_t> nanos;
+  nanos.reserve(ids.size());
+  // Starts the next confirm, if any remain. Callbacks run on gRPC's threads.
+  std::function<void()> start_next = [&]() {
+    size_t i;
+    {
+      absl::MutexLock lock(&mu);
+      if (next == ids.size() || !error.empty()) return;
+      i = next++;
+    }
+    auto call = std::make_unique<Call>();
+    call->context.AddMetadata("authorization", "Bearer alice");
+    call->request.set_proposal_id(ids[i]);
+    call->request.set_version(1);
+    Call* raw = call.release();
+    raw->start = std::chrono::steady_clock::now();
+    stubs[i % stubs.size()]->async()->ConfirmProposal(
+        &raw->context, &raw->request, &raw->response, [&, raw](grpc::Status s) {
+          std::unique_ptr<Call> owned(raw);
+          const int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::steady_clock::now() - owned->start)
+                                 .count();
+          {
+            absl::MutexLock lock(&mu);
+            nanos.push_back(ns);
+            ++done;
+            if ((!s.ok() || owned->response.status() != v1::PROPOSAL_STATUS_CONFIRMED) &&
+                error.empty()) {
+              error = absl::StrCat("confirm: ", s.error_message());
+            }
+          }
+          start_next();
+        });
+  };
+  RedisCost cost(state, env);
+  size_t confirmed = 0;
+  for (auto _ : state) {
+    cost.OnFirstIteration();
+    for (int k = 0; k < inflight; ++k) start_next();
+    absl::MutexLock lock(&mu);
+    // Every started call finishes (success or not) and counts in `done`.
+    auto finished = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      return done == static_cast<int>(next) && (next == ids.size() || !error.empty());
+    };
+    mu.Await(absl::Condition(&finished));
+    confirmed = next;
+  }
+  if (!error.empty()) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  cost.Report(1, static_cast<int64_t>(confirmed));
+  state.counters["confirms_per_s"] =
+      benchmark::Counter(static_cast<double>(confirmed), benchmark::Counter::kIsRate);
+  std::sort(nanos.begin(), nanos.end());
+  auto at = [&](double q) {
+    return static_cast<double>(nanos[static_cast<size_t>(q * (nanos.size() - 1))]) / 1e6;
+  };
+  state.counters["p50_ms"] = at(0.50);
+  state.counters["p99_ms"] = at(0.99);
 }
 
 // The framework's share: the cheapest call through the review service (token checked, then
@@ -471,19 +712,22 @@ int main(int argc, char** argv) {
   using autostage::review::Env;
   bool aof = false;
   bool dump_commandstats = false;
+  bool server_process = false;
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--redis_aof") == 0) {
       aof = true;
     } else if (std::strcmp(argv[i], "--dump_commandstats") == 0) {
       dump_commandstats = true;
+    } else if (std::strcmp(argv[i], "--server_process") == 0) {
+      server_process = true;
     } else {
       args.push_back(argv[i]);
     }
   }
   int benchmark_argc = static_cast<int>(args.size());
   benchmark::Initialize(&benchmark_argc, args.data());
-  std::unique_ptr<Env> env = Env::Create(aof);
+  std::unique_ptr<Env> env = Env::Create(aof, server_process);
   if (env == nullptr) return 1;
 
   // Iterations are fixed: each thread's proposals are written before its timer starts.
@@ -509,6 +753,15 @@ int main(int argc, char** argv) {
         "BM_GrpcSubmit", [&](benchmark::State& s) { autostage::review::GrpcSubmit(s, *env); })
         ->Threads(threads)
         ->Iterations(autostage::review::kSubmitBatchesPerThread)
+        ->UseRealTime();
+  }
+  for (int inflight : {4, 16, 64}) {
+    benchmark::RegisterBenchmark(
+        "BM_GrpcConfirmAsync",
+        [&](benchmark::State& s) { autostage::review::GrpcConfirmAsync(s, *env); })
+        ->ArgName("inflight")
+        ->Arg(inflight)
+        ->Iterations(1)
         ->UseRealTime();
   }
   for (int threads : {1, 4}) {

@@ -1,9 +1,11 @@
 #include "services/review/review_metrics.h"
 
+#include <initializer_list>
 #include <set>
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace autostage::review {
@@ -43,6 +45,14 @@ prometheus::Histogram::BucketBoundaries StageBuckets() {
   constexpr double kDay = 24 * kHour;
   return {60,       600,      kHour,     4 * kHour, 12 * kHour, kDay,      2 * kDay,
           4 * kDay, 7 * kDay, 14 * kDay, 30 * kDay, 60 * kDay,  90 * kDay, 180 * kDay};
+}
+
+// A series cache key: a letter per family, then each label value prefixed by its length, so
+// that no two label sets share a key whatever bytes the values hold.
+std::string SeriesKey(char family, std::initializer_list<absl::string_view> values) {
+  std::string key(1, family);
+  for (absl::string_view v : values) absl::StrAppend(&key, v.size(), ":", v);
+  return key;
 }
 
 }  // namespace
@@ -125,7 +135,28 @@ ReviewMetrics::ReviewMetrics(prometheus::Registry& registry)
               .Name("autostage_review_time_in_stage_unknown_total")
               .Help("Confirmed stage changes whose stage entry time was unknown (not observed "
                     "in the time-in-stage histogram)")
-              .Register(registry)) {}
+              .Register(registry)),
+      rpc_buckets_(RpcBuckets()),
+      stage_buckets_(StageBuckets()) {}
+
+prometheus::Counter& ReviewMetrics::CounterOf(prometheus::Family<prometheus::Counter>& family,
+                                              const std::string& key,
+                                              absl::FunctionRef<prometheus::Labels()> labels) {
+  absl::MutexLock lock(&series_mu_);
+  prometheus::Counter*& counter = counters_[key];
+  if (counter == nullptr) counter = &family.Add(labels());
+  return *counter;
+}
+
+prometheus::Histogram& ReviewMetrics::HistogramOf(
+    prometheus::Family<prometheus::Histogram>& family, const std::string& key,
+    absl::FunctionRef<prometheus::Labels()> labels,
+    const prometheus::Histogram::BucketBoundaries& buckets) {
+  absl::MutexLock lock(&series_mu_);
+  prometheus::Histogram*& histogram = histograms_[key];
+  if (histogram == nullptr) histogram = &family.Add(labels(), buckets);
+  return *histogram;
+}
 
 void ReviewMetrics::ObserveSubmit(const v1::SubmitProposalsResponse& response) {
   received_.Increment(response.results_size());
@@ -140,7 +171,10 @@ void ReviewMetrics::ObserveExpired(int64_t n) {
 
 void ReviewMetrics::ObserveDecision(bool confirm, const v1::ReviewedProposal& decided) {
   const std::string decision = confirm ? "confirm" : "reject";
-  decisions_.Add({{"decision", decision}, {"to_stage", decided.proposal().to_stage()}}).Increment();
+  const std::string& to_stage = decided.proposal().to_stage();
+  CounterOf(decisions_, SeriesKey('d', {decision, to_stage}), [&] {
+    return prometheus::Labels{{"decision", decision}, {"to_stage", to_stage}};
+  }).Increment();
   if (decided.proposal().has_created_at() && decided.has_decided_at()) {
     const int64_t ms = google::protobuf::util::TimeUtil::DurationToMilliseconds(
         decided.decided_at() - decided.proposal().created_at());
@@ -153,26 +187,31 @@ void ReviewMetrics::ObserveDecision(bool confirm, const v1::ReviewedProposal& de
     if (!e.rule_id().empty()) rules.insert(e.rule_id());
   }
   for (const std::string& rule : rules) {
-    rule_decisions_.Add({{"rule_id", rule}, {"decision", decision}}).Increment();
+    CounterOf(rule_decisions_, SeriesKey('r', {rule, decision}), [&] {
+      return prometheus::Labels{{"rule_id", rule}, {"decision", decision}};
+    }).Increment();
   }
 }
 
 void ReviewMetrics::ObserveStageChange(absl::string_view pipeline, absl::string_view from_stage,
                                        absl::string_view to_stage,
                                        std::optional<absl::Duration> time_in_stage) {
-  stage_transitions_
-      .Add({{"pipeline", std::string(pipeline)},
-            {"from_stage", std::string(from_stage)},
-            {"to_stage", std::string(to_stage)}})
-      .Increment();
-  const prometheus::Labels stage = {{"pipeline", std::string(pipeline)},
-                                    {"stage", std::string(from_stage)}};
+  CounterOf(stage_transitions_, SeriesKey('t', {pipeline, from_stage, to_stage}), [&] {
+    return prometheus::Labels{{"pipeline", std::string(pipeline)},
+                              {"from_stage", std::string(from_stage)},
+                              {"to_stage", std::string(to_stage)}};
+  }).Increment();
+  auto stage = [&] {
+    return prometheus::Labels{{"pipeline", std::string(pipeline)},
+                              {"stage", std::string(from_stage)}};
+  };
   // A negative time (clocks of the CRM and review disagree) is as unknown as a missing one.
   if (!time_in_stage.has_value() || *time_in_stage < absl::ZeroDuration()) {
-    time_in_stage_unknown_.Add(stage).Increment();
+    CounterOf(time_in_stage_unknown_, SeriesKey('u', {pipeline, from_stage}), stage).Increment();
     return;
   }
-  time_in_stage_.Add(stage, StageBuckets()).Observe(absl::ToDoubleSeconds(*time_in_stage));
+  HistogramOf(time_in_stage_, SeriesKey('s', {pipeline, from_stage}), stage, stage_buckets_)
+      .Observe(absl::ToDoubleSeconds(*time_in_stage));
 }
 
 void ReviewMetrics::ObserveDenied(absl::string_view method) {
@@ -185,9 +224,13 @@ void ReviewMetrics::ObserveUnauthenticated(absl::string_view method) {
 
 void ReviewMetrics::ObserveRpc(absl::string_view method, absl::StatusCode code,
                                absl::Duration latency) {
-  rpc_duration_
-      .Add({{"method", std::string(method)}, {"code", absl::StatusCodeToString(code)}},
-           RpcBuckets())
+  const std::string code_name = absl::StatusCodeToString(code);
+  HistogramOf(
+      rpc_duration_, SeriesKey('g', {method, code_name}),
+      [&] {
+        return prometheus::Labels{{"method", std::string(method)}, {"code", code_name}};
+      },
+      rpc_buckets_)
       .Observe(absl::ToDoubleSeconds(latency));
 }
 

@@ -29,7 +29,13 @@
 //   autostage_review_time_in_stage_unknown_total{pipeline,stage}
 //                                                            ... when that entry time was unknown
 //
-// Thread safety: all methods are thread-safe (prometheus-cpp metrics are).
+// Hot path: prometheus-cpp's Family::Add builds and hashes a label map under the family's lock
+// on every call; the per-call observations (RPC latency, decisions, stage changes) look their
+// series up in a cache keyed by the label values instead, so a confirm does not pay five
+// label-map builds.
+//
+// Thread safety: all methods are thread-safe (prometheus-cpp metrics are; the caches are
+// guarded by mu_).
 #ifndef AUTOSTAGE_SERVICES_REVIEW_REVIEW_METRICS_H_
 #define AUTOSTAGE_SERVICES_REVIEW_REVIEW_METRICS_H_
 
@@ -42,8 +48,11 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -112,9 +121,27 @@ class ReviewMetrics {
   prometheus::Family<prometheus::Histogram>& time_in_stage_;
   prometheus::Family<prometheus::Counter>& time_in_stage_unknown_;
 
+  // Series already added, by a key of family and label values (Series() builds it). Children of
+  // a prometheus-cpp family live as long as the family (nothing here removes series).
+  template <typename T>
+  using SeriesMap = absl::flat_hash_map<std::string, T*>;
+  // `labels` is called only the first time `key` is seen.
+  prometheus::Counter& CounterOf(prometheus::Family<prometheus::Counter>& family,
+                                 const std::string& key,
+                                 absl::FunctionRef<prometheus::Labels()> labels);
+  prometheus::Histogram& HistogramOf(prometheus::Family<prometheus::Histogram>& family,
+                                     const std::string& key,
+                                     absl::FunctionRef<prometheus::Labels()> labels,
+                                     const prometheus::Histogram::BucketBoundaries& buckets);
+
   absl::Mutex mu_;
   int64_t outbox_errors_seen_ ABSL_GUARDED_BY(mu_) = 0;
   std::function<OutboxStats()> outbox_source_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex series_mu_;
+  SeriesMap<prometheus::Counter> counters_ ABSL_GUARDED_BY(series_mu_);
+  SeriesMap<prometheus::Histogram> histograms_ ABSL_GUARDED_BY(series_mu_);
+  const prometheus::Histogram::BucketBoundaries rpc_buckets_;
+  const prometheus::Histogram::BucketBoundaries stage_buckets_;
 };
 
 }  // namespace autostage::review
