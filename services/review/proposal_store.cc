@@ -21,7 +21,6 @@ namespace {
 
 using redis::Key;
 using redis::Reply;
-using store_internal::EvidenceKey;
 using store_internal::IndexPrefix;
 using store_internal::kGlobalTag;
 using store_internal::LocatorKey;
@@ -43,9 +42,9 @@ constexpr int kMaxScanned = 5000;
 //       index_prefix key_prefix n_pipelines (pipeline n_stages stage...)...
 // One round trip per decision: the script resolves the locator, checks the caller's scope
 // against the opportunity hash, decides, writes the StageChange (protobuf wire format, built
-// here from the stored proposal and evidence, so it is written atomically with the
+// here from the stored proposal and its evidence, so it is written atomically with the
 // confirmation) to the outbox, and answers with the proposal as it now is.
-// Returns {code, message, opportunity_id, proposal fields (HGETALL), evidence (newest first),
+// Returns {code, message, opportunity_id, proposal fields (HGETALL, evidence included),
 //          pipeline, from_stage, to_stage, stage_entered_ms ('' unknown), moved ('1' | '')}
 // for OK | REPLAY, else {code, message, opportunity_id}: NOT_FOUND | DENIED | ABORTED |
 // FAILED_PRECONDITION.
@@ -78,17 +77,6 @@ local function field(num, s) return string.char(num * 8 + 2) .. varint(#s) .. s 
 local function str(num, s)
   if s == nil or s == '' then return '' end
   return field(num, s)
-end
-local function read_varint(s, i)
-  local n, mul = 0, 1
-  while true do
-    local b = string.byte(s, i)
-    if b == nil then return nil, i end
-    i = i + 1
-    n = n + (b % 128) * mul
-    if b < 128 then return n, i end
-    mul = mul * 128
-  end
 end
 -- The length-delimited fields of a serialized message: field number -> (last) value.
 local function strings_of(s)
@@ -126,7 +114,7 @@ if not (kind == 'all' or (kind == 'owner' and sid ~= '' and sid == owner) or
 end
 local pk = op .. 'proposal:' .. pid
 local p = redis.call('HMGET', pk, 'status', 'version', 'from_stage', 'to_stage', 'decided_by',
-  'reason', 'proposal')
+  'reason', 'proposal', 'evidence')
 if not p[1] then return {'NOT_FOUND', 'no proposal ' .. pid, opp} end
 local head = strings_of(p[7] or '')
 local pipeline = head[3] or ''
@@ -145,11 +133,9 @@ end
 if not stages then
   return {'FAILED_PRECONDITION', 'pipeline ' .. pipeline .. ' is no longer configured', opp}
 end
-local evkey = op .. 'evidence:' .. pid
--- `ev`: the evidence when the caller already read it.
-local function answer(code, ev, moved, entered)
-  return {code, '', opp, redis.call('HGETALL', pk), ev or redis.call('ZREVRANGE', evkey, 0, -1),
-    pipeline, p[3] or '', p[4] or '', entered or '', moved and '1' or ''}
+local function answer(code, moved, entered)
+  return {code, '', opp, redis.call('HGETALL', pk), pipeline, p[3] or '', p[4] or '',
+    entered or '', moved and '1' or ''}
 end
 local function unindex(id)
   local ik = op .. 'proposal:' .. id
@@ -231,8 +217,7 @@ if decision == 'confirm' then
   -- The StageChange, fields in number order as protobuf serializes them.
   local change = {str(1, ARGV[7]), str(2, head[2] or opp), str(3, pipeline), str(4, p[3]),
     str(5, p[4]), str(6, head[1] or pid), str(7, actor), field(8, ARGV[8])}
-  local ev = redis.call('ZREVRANGE', evkey, 0, -1)
-  for _, e in ipairs(ev) do
+  for _, e in ipairs(evidence_list(p[8] or '')) do
     local ev = strings_of(e)
     change[#change + 1] = field(9, str(1, ev[1]) .. str(2, ev[2]) .. str(3, ev[3]) ..
       str(4, ev[5]))
@@ -241,7 +226,7 @@ if decision == 'confirm' then
     pid, 'change', table.concat(change))
   audit('confirm', pid, p[3] .. ' -> ' .. p[4])
   emit_update(KEYS[4], 'decided', pk, pid, opp)
-  return answer('OK', ev, true, o[5])
+  return answer('OK', true, o[5])
 end
 unindex(pid)
 redis.call('HSET', pk, 'status', 'rejected', 'decided_by', actor, 'decided_at_ms', now,
@@ -307,9 +292,9 @@ v1::ProposalStatus ParseStatus(const std::string& s) {
   return v1::PROPOSAL_STATUS_UNSPECIFIED;
 }
 
-// A stored proposal from its hash (HGETALL reply) and evidence (ZREVRANGE reply, newest first).
-absl::StatusOr<v1::ReviewedProposal> ParseProposal(const std::string& id, const Reply& fields,
-                                                   const Reply& evidence) {
+// A stored proposal from its hash (HGETALL reply; the evidence is its `evidence` field, see
+// proposal_store_internal.h).
+absl::StatusOr<v1::ReviewedProposal> ParseProposal(const std::string& id, const Reply& fields) {
   std::map<std::string, std::string> f;
   for (size_t i = 0; i + 1 < fields.size(); i += 2) f[fields[i].str()] = fields[i + 1].str();
   if (f.empty()) return absl::NotFoundError(absl::StrCat("no proposal ", id));
@@ -321,10 +306,9 @@ absl::StatusOr<v1::ReviewedProposal> ParseProposal(const std::string& id, const 
   p->set_from_stage(f["from_stage"]);
   double confidence = 0;
   if (absl::SimpleAtod(f["confidence"], &confidence)) p->set_confidence(confidence);
-  for (const Reply& e : evidence.elements()) {
-    if (!p->add_evidence()->ParseFromString(e.str())) {
-      return absl::DataLossError(absl::StrCat("evidence of proposal ", id, " is corrupt"));
-    }
+  // Field 8 of Proposal in wire format: merging appends the evidence in stored order.
+  if (!p->MergeFromString(f["evidence"])) {
+    return absl::DataLossError(absl::StrCat("evidence of proposal ", id, " is corrupt"));
   }
   out.set_status(ParseStatus(f["status"]));
   out.set_version(ParseInt(f["version"]));
@@ -434,11 +418,8 @@ absl::StatusOr<v1::ReviewedProposal> ProposalStore::Get(absl::string_view propos
 absl::StatusOr<v1::ReviewedProposal> ProposalStore::Load(redis::RedisClient& client,
                                                          const std::string& opp,
                                                          const std::string& id) {
-  ASSIGN_OR_RETURN(std::vector<Reply> replies,
-                   client.Pipeline({{"HGETALL", ProposalKey(opp, id)},
-                                    {"ZREVRANGE", EvidenceKey(opp, id), "0", "-1"}}));
-  for (const Reply& r : replies) RETURN_IF_ERROR(r.ToStatus());
-  return ParseProposal(id, replies[0], replies[1]);
+  ASSIGN_OR_RETURN(Reply fields, client.Command("HGETALL", ProposalKey(opp, id)));
+  return ParseProposal(id, fields);
 }
 
 absl::StatusOr<v1::ListPendingResponse> ProposalStore::ListPending(
@@ -587,17 +568,17 @@ absl::StatusOr<v1::ReviewedProposal> ProposalStore::Decide(const DecisionRequest
   const std::string& message = r[1].str();
   info->opportunity_id = r[2].str();
   if (code == "OK" || code == "REPLAY") {
-    if (r.size() != 10) return absl::InternalError("decide script: unexpected reply");
+    if (r.size() != 9) return absl::InternalError("decide script: unexpected reply");
     info->applied = code == "OK";
-    info->pipeline = r[5].str();
-    info->from_stage = r[6].str();
-    info->to_stage = r[7].str();
-    info->stage_changed = r[9].str() == "1";
+    info->pipeline = r[4].str();
+    info->from_stage = r[5].str();
+    info->to_stage = r[6].str();
+    info->stage_changed = r[8].str() == "1";
     int64_t entered = 0;
-    if (info->stage_changed && absl::SimpleAtoi(r[8].str(), &entered)) {
+    if (info->stage_changed && absl::SimpleAtoi(r[7].str(), &entered)) {
       info->stage_entered_ms = entered;
     }
-    return ParseProposal(request.proposal_id, r[3], r[4]);
+    return ParseProposal(request.proposal_id, r[3]);
   }
   if (code == "NOT_FOUND") return absl::NotFoundError(message);
   if (code == "DENIED") {

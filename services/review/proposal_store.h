@@ -5,10 +5,10 @@
 // Key layout (docs/api.md "Redis keys"; O = opportunity id, used as the hash tag):
 //   autostage:{O}:opportunity          HASH  pipeline stage status owner_id team_id
 //   autostage:{O}:pending              HASH  to_stage → pending proposal id (one per stage)
-//   autostage:{O}:seen                 HASH  merged proposal id → id it was merged into
-//   autostage:{O}:proposal:<P>         HASH  proposal status version from_stage to_stage ...
-//   autostage:{O}:evidence:<P>         ZSET  serialized Evidence, scored by occurred_at (ms)
+//   autostage:{O}:proposal:<P>         HASH  proposal evidence evidence_ms status version
+//                                            from_stage to_stage ... (evidence: newest first)
 //   autostage:{review}:locator         HASH  stored proposal id → O (submit idempotency too)
+//   autostage:{review}:merged          HASH  merged proposal id → id it was merged into
 //   autostage:{review}:pending:all     ZSET  pending proposal ids by creation time (ms)
 //   autostage:{review}:pending:owner:<owner_id>, ...:pending:team:<team_id>   same, scoped
 //   autostage:{review}:outbox          STREAM change_id opportunity_id proposal_id change

@@ -27,13 +27,21 @@ inline std::string OppPrefix(absl::string_view opp) {
 }
 inline std::string OppKey(absl::string_view opp) { return Key("opportunity", opp); }
 inline std::string PendingKey(absl::string_view opp) { return Key("pending", opp); }
-inline std::string SeenKey(absl::string_view opp) { return Key("seen", opp); }
+// Merged proposal id -> the pending proposal id it was merged into (SubmitProposals'
+// idempotency record for merged ids; stored ids are in the locator). Global, so a batch reads
+// it with one HMGET.
+inline std::string MergedKey() { return Key("merged", kGlobalTag); }
 inline std::string ProposalKey(absl::string_view opp, absl::string_view id) {
   return Key("proposal", opp, id);
 }
-inline std::string EvidenceKey(absl::string_view opp, absl::string_view id) {
-  return Key("evidence", opp, id);
-}
+
+// A proposal's evidence is two fields of its hash (one key per proposal, no evidence zset):
+// `evidence`, the Evidence messages newest first in protobuf wire format as the repeated
+// field 8 of Proposal (so Proposal::MergeFromString appends them), and `evidence_ms`, their
+// ordering times (occurred_at in ms, else the submission time), comma-separated in the same
+// order. Order: time descending, then serialized bytes descending (as a sorted set's reverse
+// range ordered them); an identical Evidence is kept once, with its latest submitted time.
+inline constexpr char kEvidenceTag = 0x42;  // field 8, wire type 2 (length-delimited)
 
 // Shared Lua helpers. `stages` is the pipeline's ordered stage list from ARGV.
 inline constexpr absl::string_view kLuaHelpers = R"lua(
@@ -46,6 +54,30 @@ local function read_stages(first)
   local stages = {}
   for i = 1, n do stages[i] = ARGV[first + i] end
   return stages, first + n + 1
+end
+local function read_varint(s, i)
+  local n, mul = 0, 1
+  while true do
+    local b = string.byte(s, i)
+    if b == nil then return nil, i end
+    i = i + 1
+    n = n + (b % 128) * mul
+    if b < 128 then return n, i end
+    mul = mul * 128
+  end
+end
+-- The serialized Evidence messages of an `evidence` field (see kEvidenceTag), in order, and
+-- each one's whole field (tag, length, bytes) as `chunks`.
+local function evidence_list(blob)
+  local bodies, chunks, i = {}, {}, 1
+  while i <= #blob do
+    local len, j = read_varint(blob, i + 1)
+    if len == nil then break end
+    bodies[#bodies + 1] = string.sub(blob, j, j + len - 1)
+    chunks[#chunks + 1] = string.sub(blob, i, j + len - 1)
+    i = j + len
+  end
+  return bodies, chunks
 end
 -- One entry on the updates stream (contract C1) describing proposal `pid` as it is now.
 local function emit_update(ukey, kind, pk, pid, opp)

@@ -3,11 +3,13 @@
 // independently; shared key names and Lua helpers are in proposal_store_internal.h.
 //
 // Cost model (BENCHMARKS.md "Review"): a batch is ONE script call. Redis's time per proposal is
-// then the commands the script runs, so the script keeps them few: a new proposal costs its
-// seen lookup, the opportunity, claiming the stage's pending slot (HSETNX), the proposal hash,
-// one ZADD of its evidence and the updates entry; the locator is read (HMGET) and written
-// (HSET) once per batch, and the three index zsets written once per batch, every proposal of
-// the batch in one command each.
+// then the commands the script runs and the keys they create, so the script keeps both few: a
+// new proposal costs the opportunity (HMGET), claiming the stage's pending slot (HSETNX), ONE
+// new key for the proposal with its evidence (HSET: evidence in a sorted set of its own cost
+// as much again) and the updates entry; the idempotency records (locator, merged) are read
+// (HMGET) and written (HSET) once per batch, and the three index zsets written once per batch,
+// every proposal of the batch in one command each. The evidence is ordered, deduplicated and
+// capped here (EncodeEvidence), so the script stores a new proposal's as it comes.
 #include <algorithm>
 #include <set>
 #include <string>
@@ -27,19 +29,24 @@ using redis::Reply;
 using store_internal::IndexPrefix;
 using store_internal::kMaxBatch;
 using store_internal::LocatorKey;
+using store_internal::MergedKey;
 using store_internal::ToMillis;
 
-// Arguments per proposal in the submit script's ARGV, with one evidence.
-constexpr size_t kSubmitArgsPerProposal = 10;
+// Arguments per proposal in the submit script's ARGV.
+constexpr size_t kSubmitArgsPerProposal = 9;
 
-// KEYS: locator, updates.
+// KEYS: locator, updates, merged.
 // ARGV: now_ms cap index_prefix key_prefix
 //       n_pipelines (name n_stages stage...)...
-//       n_proposals (pid opp pipeline to_stage proposal_bytes confidence sources n_evidence
-//                    (occurred_ms evidence_bytes)...)...
+//       n_proposals (pid opp pipeline to_stage proposal_bytes confidence sources evidence
+//                    evidence_ms)...
+// `evidence`/`evidence_ms` are the proposal's own evidence already ordered, deduplicated and
+// capped (PrepareSubmit), so a new proposal stores them as they are; a merge combines them
+// with the stored ones (merge_evidence).
 // Returns one {outcome, stored_as, version, message} per proposal, in order. Proposals of one
 // batch see each other exactly as if submitted one by one: the deferred writes (locator,
-// indexes) are read by nothing in the loop, and `fresh` answers for the locator meanwhile.
+// merged, indexes) are read by nothing in the loop, and `fresh` / `merged_now` answer for them
+// meanwhile.
 constexpr absl::string_view kSubmitLuaBody = R"lua(
 local now, cap, ip, kp = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local ranks = {}
@@ -50,46 +57,79 @@ for _ = 1, tonumber(ARGV[5]) do
   ranks[ARGV[at]] = r
   at = at + 2 + n
 end
-local fresh = {}    -- proposal id -> opportunity, stored by this call (locator not yet written)
-local locator = {}  -- HSET arguments for the locator, written once at the end
-local index = {}    -- index key -> ZADD command, run once at the end
+local fresh = {}       -- proposal id -> opportunity, stored by this call (locator not yet written)
+local merged_now = {}  -- proposal id -> id it was merged into by this call
+local locator = {}     -- HSET arguments for the locator, written once at the end
+local merged = {}      -- HSET arguments for the merged ids, written once at the end
+local index = {}       -- index key -> ZADD command, run once at the end
 local function index_add(key, pid)
   local t = index[key]
   if not t then t = {'ZADD', key}; index[key] = t end
   t[#t + 1] = now
   t[#t + 1] = pid
 end
--- The evidence arguments of the proposal at ARGV[ev] (n_evidence, then pairs) into one ZADD;
--- trimmed to the newest `cap` only when it may hold more (`merge`, or more pairs than cap).
-local function add_evidence(key, ev, merge)
-  local nev = tonumber(ARGV[ev])
-  local zadd = {'ZADD', key}
-  for i = 1, 2 * nev do zadd[i + 2] = ARGV[ev + i] end
-  redis.call(unpack(zadd))
-  if merge or nev > cap then
-    local c = redis.call('ZCARD', key)
-    if c > cap then redis.call('ZREMRANGEBYRANK', key, 0, c - cap - 1) end
+-- Byte order (memcmp), as a sorted set orders members of equal score.
+local function bytes_less(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
   end
+  return #a < #b
+end
+-- The evidence fields after adding (blob, times) `nb`, `nm` to the stored `ob`, `om`: newest
+-- first, an identical Evidence once with its latest submitted time, at most `cap`.
+local function merge_evidence(ob, om, nb, nm)
+  local list, by_body = {}, {}
+  local function add(blob, ms)
+    local bodies, chunks = evidence_list(blob)
+    local k = 0
+    for t in string.gmatch(ms, '[^,]+') do
+      k = k + 1
+      local body = bodies[k]
+      if body == nil then break end
+      local e = by_body[body]
+      if e then
+        e.ms, e.at = t, tonumber(t)
+      else
+        e = {body = body, chunk = chunks[k], ms = t, at = tonumber(t)}
+        by_body[body] = e
+        list[#list + 1] = e
+      end
+    end
+  end
+  add(ob, om)
+  add(nb, nm)
+  table.sort(list, function(a, b)
+    if a.at ~= b.at then return a.at > b.at end
+    return bytes_less(b.body, a.body)
+  end)
+  local blob, ms = {}, {}
+  for i = 1, math.min(#list, cap) do
+    blob[i] = list[i].chunk
+    ms[i] = list[i].ms
+  end
+  return table.concat(blob), table.concat(ms, ',')
 end
 local function emit(kind, pid, opp, owner, team, status, version, to, sources)
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', 100000, '*', 'kind', kind, 'proposal_id', pid,
     'opportunity_id', opp, 'owner_id', owner, 'team_id', team, 'status', status,
     'version', version, 'to_stage', to, 'source', sources)
 end
-local function submit(located, pid, opp, pipeline, to, bytes, conf, srcs, ev)
-  local op = kp .. ':{' .. opp .. '}:'
-  -- Idempotency: a stored id is in the locator (read for the whole batch up front, `located`),
-  -- a merged one in its opportunity's seen hash.
+local function version_of(home, pid)
+  local v = home and redis.call('HGET', kp .. ':{' .. home .. '}:proposal:' .. pid, 'version')
+  return tonumber(v or '0')
+end
+local function submit(located, into, pid, opp, pipeline, to, bytes, conf, srcs, ev, ev_ms)
+  -- Idempotency: a stored id is in the locator, a merged one in the merged hash (both read for
+  -- the whole batch up front: `located`, `into`).
   local home = fresh[pid] or located
-  if home then
-    local v = redis.call('HGET', kp .. ':{' .. home .. '}:proposal:' .. pid, 'version')
-    return {'duplicate', pid, tonumber(v or '0'), ''}
+  if home then return {'duplicate', pid, version_of(home, pid), ''} end
+  local target = merged_now[pid] or into
+  if target then
+    local h = fresh[target] or redis.call('HGET', KEYS[1], target)
+    return {'duplicate', target, version_of(h, target), ''}
   end
-  local seen = redis.call('HGET', op .. 'seen', pid)
-  if seen then
-    local v = redis.call('HGET', op .. 'proposal:' .. seen, 'version')
-    return {'duplicate', seen, tonumber(v or '0'), ''}
-  end
+  local op = kp .. ':{' .. opp .. '}:'
   local o = redis.call('HMGET', op .. 'opportunity', 'pipeline', 'stage', 'status', 'owner_id',
     'team_id')
   if not o[1] then return {'invalid', '', 0, 'unknown opportunity ' .. opp} end
@@ -109,9 +149,8 @@ local function submit(located, pid, opp, pipeline, to, bytes, conf, srcs, ev)
   if redis.call('HSETNX', op .. 'pending', to, pid) == 0 then
     local existing = redis.call('HGET', op .. 'pending', to)
     local pk = op .. 'proposal:' .. existing
-    add_evidence(op .. 'evidence:' .. existing, ev, true)
     local f = redis.call('HMGET', pk, 'version', 'submissions', 'confidence', 'sources',
-      'idx_owner', 'idx_team', 'status')
+      'idx_owner', 'idx_team', 'status', 'evidence', 'evidence_ms')
     local v = tonumber(f[1] or '0') + 1
     local sources = f[4] or ''
     for s in string.gmatch(srcs, '[^,]+') do
@@ -119,22 +158,26 @@ local function submit(located, pid, opp, pipeline, to, bytes, conf, srcs, ev)
         sources = (sources == '') and s or (sources .. ',' .. s)
       end
     end
+    local blob, ms = merge_evidence(f[8] or '', f[9] or '', ev, ev_ms)
     local set = {'HSET', pk, 'version', v, 'submissions', tonumber(f[2] or '0') + 1,
-      'sources', sources, 'updated_ms', now, 'from_stage', o[2]}
+      'sources', sources, 'updated_ms', now, 'from_stage', o[2], 'evidence', blob,
+      'evidence_ms', ms}
     if tonumber(conf) > tonumber(f[3] or '0') then
       set[#set + 1] = 'confidence'
       set[#set + 1] = conf
     end
     redis.call(unpack(set))
-    redis.call('HSET', op .. 'seen', pid, existing)
+    merged_now[pid] = existing
+    merged[#merged + 1] = pid
+    merged[#merged + 1] = existing
     emit('merged', existing, opp, f[5] or '', f[6] or '', f[7] or '', v, to, sources)
     return {'merged', existing, v, ''}
   end
   local owner, team = o[4] or '', o[5] or ''
-  redis.call('HSET', op .. 'proposal:' .. pid, 'proposal', bytes, 'status', 'pending',
-    'version', 1, 'from_stage', o[2], 'to_stage', to, 'confidence', conf, 'created_ms', now,
-    'updated_ms', now, 'submissions', 1, 'sources', srcs, 'idx_owner', owner, 'idx_team', team)
-  add_evidence(op .. 'evidence:' .. pid, ev, false)
+  redis.call('HSET', op .. 'proposal:' .. pid, 'proposal', bytes, 'evidence', ev, 'evidence_ms',
+    ev_ms, 'status', 'pending', 'version', 1, 'from_stage', o[2], 'to_stage', to, 'confidence',
+    conf, 'created_ms', now, 'updated_ms', now, 'submissions', 1, 'sources', srcs, 'idx_owner',
+    owner, 'idx_team', team)
   fresh[pid] = opp
   locator[#locator + 1] = pid
   locator[#locator + 1] = opp
@@ -146,23 +189,62 @@ local function submit(located, pid, opp, pipeline, to, bytes, conf, srcs, ev)
 end
 local n = tonumber(ARGV[at])
 at = at + 1
-local starts, ids = {}, {'HMGET', KEYS[1]}
-for i = 1, n do
-  starts[i] = at
-  ids[i + 2] = ARGV[at]
-  at = at + 8 + 2 * tonumber(ARGV[at + 7])
-end
-local located = redis.call(unpack(ids))
+local ids = {}
+for i = 1, n do ids[i] = ARGV[at + 9 * (i - 1)] end
+local located = redis.call('HMGET', KEYS[1], unpack(ids))
+local into = redis.call('HMGET', KEYS[3], unpack(ids))
 local results = {}
 for i = 1, n do
-  local a = starts[i]
-  results[i] = submit(located[i], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4],
-    ARGV[a + 5], ARGV[a + 6], a + 7)
+  local a = at + 9 * (i - 1)
+  results[i] = submit(located[i], into[i], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3],
+    ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8])
 end
 if #locator > 0 then redis.call('HSET', KEYS[1], unpack(locator)) end
+if #merged > 0 then redis.call('HSET', KEYS[3], unpack(merged)) end
 for _, zadd in pairs(index) do redis.call(unpack(zadd)) end
 return results
 )lua";
+
+// The `evidence` and `evidence_ms` fields (proposal_store_internal.h, kEvidenceTag) of `p`'s
+// own evidence: ordered newest first (ties by bytes, descending), an identical Evidence once
+// with its last time, at most `cap`.
+std::pair<std::string, std::string> EncodeEvidence(const v1::Proposal& p, int64_t now, int cap) {
+  struct Item {
+    int64_t ms;
+    std::string bytes;
+  };
+  std::vector<Item> items;
+  items.reserve(static_cast<size_t>(p.evidence_size()));
+  for (const v1::Evidence& e : p.evidence()) {
+    Item item{e.has_occurred_at() ? ToMillis(e.occurred_at()) : now, e.SerializeAsString()};
+    auto same = std::find_if(items.begin(), items.end(),
+                             [&](const Item& known) { return known.bytes == item.bytes; });
+    if (same != items.end()) {
+      same->ms = item.ms;
+    } else {
+      items.push_back(std::move(item));
+    }
+  }
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    return a.ms != b.ms ? a.ms > b.ms : a.bytes > b.bytes;
+  });
+  if (items.size() > static_cast<size_t>(cap)) items.resize(static_cast<size_t>(cap));
+  std::string blob;
+  std::string ms;
+  for (const Item& item : items) {
+    blob.push_back(store_internal::kEvidenceTag);
+    for (uint64_t n = item.bytes.size();; n >>= 7) {
+      if (n < 0x80) {
+        blob.push_back(static_cast<char>(n));
+        break;
+      }
+      blob.push_back(static_cast<char>((n & 0x7f) | 0x80));
+    }
+    blob += item.bytes;
+    absl::StrAppend(&ms, ms.empty() ? "" : ",", item.ms);
+  }
+  return {std::move(blob), std::move(ms)};
+}
 
 absl::Status ValidateProposal(const v1::Proposal& p) {
   if (p.proposal_id().empty()) return absl::InvalidArgumentError("proposal_id is required");
@@ -222,7 +304,8 @@ absl::StatusOr<v1::SubmitProposalsResponse> ProposalStore::Submit(
   ASSIGN_OR_RETURN(redis::RedisPool::Lease lease, pool_.Acquire(options_.pool_wait));
   // A script error fails the call; the batch is idempotent, so retrying it is safe even though
   // the proposals before the failing one may have been stored.
-  ASSIGN_OR_RETURN(Reply reply, submit_script_.Run(*lease, {LocatorKey(), UpdatesKey()}, args));
+  ASSIGN_OR_RETURN(Reply reply,
+                   submit_script_.Run(*lease, {LocatorKey(), UpdatesKey(), MergedKey()}, args));
   if (!reply.is_array() || reply.size() != sent.size()) {
     return absl::InternalError("submit script: wrong number of results");
   }
@@ -250,7 +333,7 @@ const std::vector<std::string>* ProposalStore::PrepareSubmit(const v1::Proposal&
   for (const v1::Evidence& e : p.evidence()) {
     if (!e.source().empty()) sources.insert(e.source());
   }
-  // The stored Proposal carries no evidence (that is the evidence zset).
+  // The stored Proposal carries no evidence (that is the `evidence` field).
   v1::Proposal head = p;
   head.clear_evidence();
   args.push_back(p.proposal_id());
@@ -260,11 +343,9 @@ const std::vector<std::string>* ProposalStore::PrepareSubmit(const v1::Proposal&
   args.push_back(head.SerializeAsString());
   args.push_back(absl::StrCat(p.confidence()));
   args.push_back(absl::StrJoin(sources, ","));
-  args.push_back(absl::StrCat(p.evidence_size()));
-  for (const v1::Evidence& e : p.evidence()) {
-    args.push_back(absl::StrCat(e.has_occurred_at() ? ToMillis(e.occurred_at()) : now));
-    args.push_back(e.SerializeAsString());
-  }
+  auto [evidence, evidence_ms] = EncodeEvidence(p, now, options_.evidence_cap);
+  args.push_back(std::move(evidence));
+  args.push_back(std::move(evidence_ms));
   return stages;
 }
 
