@@ -238,22 +238,25 @@ absl::StatusOr<Decision> Engine::Process(const v1::Event& event,
     }
     return d;
   }
-  std::vector<FiredRule> fired;
   if (trace != nullptr) {
     // Explain shows every rule: evaluate them all (same decision, see the top of engine.h).
     trace->pipeline = &pipeline;
+    std::vector<FiredRule> fired;
     if (absl::Status s = Match(event, pipeline, extraction, &fired, trace); !s.ok()) return s;
-  } else if (absl::Status s = MatchStaged(event, opportunity, pipeline, extraction, &fired);
-             !s.ok()) {
-    return s;
-  }
-  Decision decision = Decide(event, opportunity, pipeline, fired);
-  decision.dropped_formats = std::move(d.dropped_formats);
-  if (trace != nullptr) {
+    Decision decision = Decide(event, opportunity, pipeline, fired);
+    decision.dropped_formats = std::move(d.dropped_formats);
     trace->extracted = true;
     trace->extraction = std::move(extraction);
     trace->fired = std::move(fired);
+    return decision;
   }
+  // fired_ keeps its capacity across events; Decide moves the evidence strings out of it.
+  fired_.clear();
+  if (absl::Status s = MatchStaged(event, opportunity, pipeline, extraction, &fired_); !s.ok()) {
+    return s;
+  }
+  Decision decision = Decide(event, opportunity, pipeline, std::move(fired_));
+  decision.dropped_formats = std::move(d.dropped_formats);
   return decision;
 }
 

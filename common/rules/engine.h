@@ -100,6 +100,7 @@ class Engine {
   std::unique_ptr<Matcher> matcher_;
   std::vector<Firing> firings_;
   std::vector<PendingEvidence> pending_;
+  std::vector<FiredRule> fired_;  // Process's, reused (capacity kept)
   std::vector<size_t> evidence_order_;
   std::vector<SegmentState> segments_;  // [0, segment_count_) in use
   size_t segment_count_ = 0;

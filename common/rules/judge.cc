@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/rules/sha256.h"
@@ -55,8 +57,14 @@ std::string Precheck(const v1::Event& event, const ResolutionView& resolution,
   return PrecheckOpportunity(event, resolution.opportunity, resolution.reason, rules);
 }
 
-Decision Decide(const v1::Event& event, const v1::Opportunity& opportunity,
-                const CompiledPipeline& pipeline, const std::vector<FiredRule>& fired) {
+namespace {
+
+// Decide's body. `FiredRules` is `const std::vector<FiredRule>` (evidence copied) or
+// `std::vector<FiredRule>` (evidence moved into the proposal).
+template <typename FiredRules>
+Decision DecideImpl(const v1::Event& event, const v1::Opportunity& opportunity,
+                    const CompiledPipeline& pipeline, FiredRules& fired) {
+  constexpr bool kMove = !std::is_const_v<FiredRules>;
   Decision d;
   d.event_id = event.event_id();
   d.opportunity_id = opportunity.opportunity_id();
@@ -65,11 +73,12 @@ Decision Decide(const v1::Event& event, const v1::Opportunity& opportunity,
     return d;
   }
   const Pipeline& p = pipeline.pipeline();
+  const std::vector<CompiledRule>& rules = pipeline.rules();
   const int current = p.StageIndex(opportunity.stage());
   int target = -1;
   bool forward = false;
   for (const FiredRule& f : fired) {
-    const int stage = pipeline.rules()[f.rule].stage_index;
+    const int stage = rules[f.rule].stage_index;
     if (stage <= current) continue;
     forward = true;
     if (p.max_skip && stage - current - 1 > *p.max_skip) continue;
@@ -83,44 +92,72 @@ Decision Decide(const v1::Event& event, const v1::Opportunity& opportunity,
     d.reason = "max_skip";
     return d;
   }
-  std::vector<const FiredRule*> support;
-  for (const FiredRule& f : fired) {
-    if (pipeline.rules()[f.rule].stage_index == target) support.push_back(&f);
+  // The evidence: the first kMaxEvidence firings of the target stage, strongest first (ties
+  // keep the event order). Insertion into a fixed array: no allocation, and a stable order
+  // because an entry only passes strictly weaker ones.
+  std::array<size_t, kMaxEvidence> support;
+  size_t count = 0;
+  for (size_t i = 0; i < fired.size(); ++i) {
+    const CompiledRule& rule = rules[fired[i].rule];
+    if (rule.stage_index != target) continue;
+    const double confidence = rule.rule->confidence;
+    size_t at = count;
+    while (at > 0 && rules[fired[support[at - 1]].rule].rule->confidence < confidence) --at;
+    if (at == kMaxEvidence) continue;
+    if (count < kMaxEvidence) ++count;
+    for (size_t k = count - 1; k > at; --k) support[k] = support[k - 1];
+    support[at] = i;
   }
-  // Strongest first; ties keep the event order.
-  std::stable_sort(support.begin(), support.end(), [&](const FiredRule* a, const FiredRule* b) {
-    return pipeline.rules()[a->rule].rule->confidence > pipeline.rules()[b->rule].rule->confidence;
-  });
   const std::string& to_stage = p.stages[target].id;
-  v1::Proposal proposal;
+  d.proposal.emplace();
+  v1::Proposal& proposal = *d.proposal;
   proposal.set_proposal_id(ProposalId(event.event_id(), opportunity.opportunity_id(), to_stage));
   proposal.set_opportunity_id(opportunity.opportunity_id());
   proposal.set_pipeline(p.id);
   proposal.set_from_stage(opportunity.stage());
   proposal.set_to_stage(to_stage);
-  const Rule& best = *pipeline.rules()[support.front()->rule].rule;
+  const Rule& best = *rules[fired[support[0]].rule].rule;
   proposal.set_rule_id(best.id);
   proposal.set_confidence(best.confidence);
   proposal.set_owner_id(opportunity.owner_id());
   proposal.set_team_id(opportunity.team_id());
-  for (size_t i = 0; i < support.size() && i < kMaxEvidence; ++i) {
-    const FiredRule& f = *support[i];
-    const Rule& rule = *pipeline.rules()[f.rule].rule;
+  proposal.mutable_evidence()->Reserve(static_cast<int>(count));
+  for (size_t i = 0; i < count; ++i) {
+    auto& f = fired[support[i]];
+    const Rule& rule = *rules[f.rule].rule;
     v1::Evidence* e = proposal.add_evidence();
     e->set_event_id(event.event_id());
     e->set_source(event.source());
     e->set_rule_id(rule.id);
-    for (const std::string& t : f.matched_terms) e->add_matched_terms(t);
-    e->set_snippet(f.snippet);
-    e->set_field(f.field);
+    e->mutable_matched_terms()->Reserve(static_cast<int>(f.matched_terms.size()));
+    if constexpr (kMove) {
+      for (std::string& t : f.matched_terms) e->add_matched_terms(std::move(t));
+      e->set_snippet(std::move(f.snippet));
+      e->set_field(std::move(f.field));
+    } else {
+      for (const std::string& t : f.matched_terms) e->add_matched_terms(t);
+      e->set_snippet(f.snippet);
+      e->set_field(f.field);
+    }
     e->set_start(f.start);
     e->set_end(f.end);
     e->set_confidence(rule.confidence);
     if (event.has_occurred_at()) *e->mutable_occurred_at() = event.occurred_at();
   }
-  d.proposal = std::move(proposal);
   d.reason = "proposed";
   return d;
+}
+
+}  // namespace
+
+Decision Decide(const v1::Event& event, const v1::Opportunity& opportunity,
+                const CompiledPipeline& pipeline, const std::vector<FiredRule>& fired) {
+  return DecideImpl(event, opportunity, pipeline, fired);
+}
+
+Decision Decide(const v1::Event& event, const v1::Opportunity& opportunity,
+                const CompiledPipeline& pipeline, std::vector<FiredRule>&& fired) {
+  return DecideImpl(event, opportunity, pipeline, fired);
 }
 
 }  // namespace autostage::rules
