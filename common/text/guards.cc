@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -492,32 +493,68 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
     return s;
   }
 
-  // One byte scan over the sentence: clause starts (punctuation, spaces between Chinese,
-  // English conjunctions), alphabetic words, and the runs of Chinese letters with the cues in
-  // them. Then ICU segments only the runs that can matter: those in the match's clause that
-  // hold any cue (negation, hypothetical, conjunction), and those earlier in the sentence that
-  // hold a hypothetical cue. Runs after the match's clause stay opaque.
-  void Prepare(std::string_view text, ByteRange s, size_t mb, size_t me) {
-    tokens_.clear();
-    runs_.clear();
-    clause_starts_.clear();
-    clause_starts_.push_back(s.begin);
-    mb_ = mb;
-    me_ = me;
-    // "等领导定了再签": with a "再" before the match, the waiting words ("了", "等") matter
-    // too, so runs before the match are segmented whole.
-    const bool wait =
-        mb > s.begin && text.substr(s.begin, mb - s.begin).find("再") != std::string_view::npos;
+  // What one byte scan of a sentence finds, independent of the match: alphabetic words, runs
+  // of Chinese letters with their cues, clause starts (punctuation, spaces between Chinese,
+  // English conjunctions), the first "再"; and the ICU word breaks of the run windows segmented
+  // so far. Anchors of one sentence (several rules, several terms) reuse it: only the match
+  // edges and the windows to segment depend on the anchor.
+  struct SentenceScan {
+    // Valid for the text whose bytes [begin, end) equal `bytes`: everything above depends
+    // only on them (the scan never reads outside the sentence).
+    size_t begin = 0;
+    size_t end = 0;
+    std::string bytes;
+    std::vector<Token> alpha;  // alphabetic words, in order
+    std::vector<Run> runs;
+    std::vector<size_t> clause_starts;  // unsorted
+    size_t first_zai = std::string_view::npos;
+    // ICU words of the windows [lo, hi) segmented so far: tokens[token_begin, token_end) and
+    // the Chinese conjunctions among them, conjunctions[conj_begin, conj_end).
+    struct Window {
+      size_t lo = 0;
+      size_t hi = 0;
+      size_t token_begin = 0;
+      size_t token_end = 0;
+      size_t conj_begin = 0;
+      size_t conj_end = 0;
+    };
+    std::vector<Window> windows;
+    std::vector<Token> window_tokens;
+    std::vector<size_t> window_conjunctions;
+  };
+
+  // The scan of sentence `s` of `text`, from the cache when the same sentence bytes were
+  // scanned recently (anchors of one segment are evaluated rule by rule, so a few entries
+  // serve them all).
+  SentenceScan& ScanSentence(std::string_view text, ByteRange s) {
+    const std::string_view bytes = text.substr(s.begin, s.end - s.begin);
+    for (SentenceScan& scan : scans_) {
+      if (scan.begin == s.begin && scan.end == s.end && scan.bytes == bytes) return scan;
+    }
+    SentenceScan& scan = scans_[next_scan_];
+    next_scan_ = (next_scan_ + 1) % scans_.size();
+    scan.begin = s.begin;
+    scan.end = s.end;
+    scan.bytes.assign(bytes.data(), bytes.size());
+    scan.alpha.clear();
+    scan.runs.clear();
+    scan.clause_starts.clear();
+    scan.windows.clear();
+    scan.window_tokens.clear();
+    scan.window_conjunctions.clear();
+    scan.clause_starts.push_back(s.begin);
+    const size_t zai = bytes.find("再");
+    scan.first_zai = zai == std::string_view::npos ? zai : s.begin + zai;
     size_t pos = s.begin;
     while (pos < s.end) {
       const auto b = static_cast<uint8_t>(text[pos]);
       if (b < 0x80) {
         if (IsAlphaWordChar(b)) {
-          pos = ScanAlphaWord(text, pos, s.end);
+          pos = ScanAlphaWord(text, pos, s.end, scan);
           continue;
         }
         if (IsClausePunctuation(b)) {
-          clause_starts_.push_back(pos + 1);
+          scan.clause_starts.push_back(pos + 1);
         } else if (IsSpace(static_cast<char>(b))) {
           size_t after = pos + 1;
           while (after < s.end && IsSpace(text[after])) ++after;
@@ -526,7 +563,7 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
             size_t len;
             const char32_t before = CodePointAt(text, PrevCodePointStart(text, pos), &len);
             const char32_t next = CodePointAt(text, after, &len);
-            if (IsCjk(before) && IsCjk(next)) clause_starts_.push_back(after);
+            if (IsCjk(before) && IsCjk(next)) scan.clause_starts.push_back(after);
           }
           pos = after;
           continue;
@@ -537,14 +574,32 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
       size_t len;
       const char32_t cp = CodePointAt(text, pos, &len);
       if (IsCjkLetter(cp)) {
-        pos = ScanCjkRun(text, pos, s.end);
+        pos = ScanCjkRun(text, pos, s.end, scan);
       } else if (IsOtherLetter(cp)) {
-        pos = ScanAlphaWord(text, pos, s.end);
+        pos = ScanAlphaWord(text, pos, s.end, scan);
       } else {
-        if (IsClausePunctuation(cp)) clause_starts_.push_back(pos + len);
+        if (IsClausePunctuation(cp)) scan.clause_starts.push_back(pos + len);
         pos += len;
       }
     }
+    return scan;
+  }
+
+  // The tokens and clause starts of sentence `s` for the match [mb, me): the sentence scan
+  // (cached), then ICU segments only the runs that can matter: those in the match's clause
+  // that hold any cue (negation, hypothetical, conjunction), and those earlier in the sentence
+  // that hold a hypothetical cue. Runs after the match's clause stay opaque.
+  void Prepare(std::string_view text, ByteRange s, size_t mb, size_t me) {
+    mb_ = mb;
+    me_ = me;
+    SentenceScan& scan = ScanSentence(text, s);
+    tokens_.clear();
+    clause_starts_.assign(scan.clause_starts.begin(), scan.clause_starts.end());
+    for (const Token& t : scan.alpha) PushToken(t);
+    // "等领导定了再签": with a "再" before the match, the waiting words ("了", "等") matter
+    // too, so runs before the match are segmented whole.
+    const bool wait =
+        scan.first_zai != std::string_view::npos && scan.first_zai + std::strlen("再") <= mb;
     // The match's clause as far as the scan knows (Chinese conjunctions may split it more).
     size_t clause_begin = s.begin;
     size_t clause_end = s.end;
@@ -553,7 +608,7 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
       if (start <= mb) clause_begin = std::max(clause_begin, start);
       if (start > last) clause_end = std::min(clause_end, start);
     }
-    for (const Run& r : runs_) {
+    for (const Run& r : scan.runs) {
       size_t first = std::string_view::npos;
       size_t end = 0;
       if (r.begin >= clause_begin && r.begin < clause_end) {
@@ -576,10 +631,10 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
       size_t hi = std::min(r.end, std::max(end, first) + kSegmentMargin);
       while (hi < r.end && IsContinuation(static_cast<uint8_t>(text[hi]))) ++hi;
       if (lo > r.begin) PushToken({r.begin, lo, true, true});
-      Segment(text, lo, hi);
+      Segment(text, lo, hi, scan);
       if (hi < r.end) PushToken({hi, r.end, true, true});
     }
-    if (!runs_.empty()) {
+    if (!scan.runs.empty()) {
       std::sort(tokens_.begin(), tokens_.end(),
                 [](const Token& a, const Token& b) { return a.begin < b.begin; });
     }
@@ -602,7 +657,7 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
   }
 
   // An alphabetic word starting at `pos`; returns its end.
-  size_t ScanAlphaWord(std::string_view text, size_t pos, size_t limit) {
+  size_t ScanAlphaWord(std::string_view text, size_t pos, size_t limit, SentenceScan& scan) {
     size_t e = pos;
     char32_t prev = 0;
     while (e < limit) {
@@ -628,16 +683,16 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
       if (!join) break;
       e += len;
     }
-    PushToken({pos, e, false, false});
+    scan.alpha.push_back({pos, e, false, false});
     if (InList(text.substr(pos, e - pos), internal::EnClauseConjunctions())) {
-      clause_starts_.push_back(pos);
+      scan.clause_starts.push_back(pos);
     }
     return e;
   }
 
   // Records the run of Chinese letters starting at `pos` and where its cues are; returns its
   // end.
-  size_t ScanCjkRun(std::string_view text, size_t pos, size_t limit) {
+  size_t ScanCjkRun(std::string_view text, size_t pos, size_t limit, SentenceScan& scan) {
     Run r{pos, pos};
     while (r.end < limit) {
       size_t len;
@@ -655,29 +710,56 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
       }
       r.end += len;
     }
-    runs_.push_back(r);
+    scan.runs.push_back(r);
     return r.end;
   }
 
-  // ICU word boundaries over [begin, end) (Chinese letters only).
-  void Segment(std::string_view text, size_t begin, size_t end) {
+  // ICU word boundaries over [begin, end) (Chinese letters only), computed once per window of
+  // a scanned sentence and replayed for later anchors.
+  void Segment(std::string_view text, size_t begin, size_t end, SentenceScan& scan) {
+    const SentenceScan::Window* window = nullptr;
+    for (const SentenceScan::Window& w : scan.windows) {
+      if (w.lo == begin && w.hi == end) {
+        window = &w;
+        break;
+      }
+    }
+    if (window == nullptr) window = &SegmentWindow(text, begin, end, scan);
+    for (size_t k = window->token_begin; k < window->token_end; ++k) {
+      PushToken(scan.window_tokens[k]);
+    }
+    clause_starts_.insert(clause_starts_.end(),
+                          scan.window_conjunctions.begin() + window->conj_begin,
+                          scan.window_conjunctions.begin() + window->conj_end);
+  }
+
+  const SentenceScan::Window& SegmentWindow(std::string_view text, size_t begin, size_t end,
+                                            SentenceScan& scan) {
+    SentenceScan::Window& w = scan.windows.emplace_back();
+    w.lo = begin;
+    w.hi = end;
+    w.token_begin = scan.window_tokens.size();
+    w.conj_begin = scan.window_conjunctions.size();
     UErrorCode status = U_ZERO_ERROR;
     UText* ut = utext_openUTF8(utext_.get(), text.data() + begin, static_cast<int64_t>(end - begin),
                                &status);
     if (utext_.get() == nullptr) utext_.reset(ut);
     if (U_SUCCESS(status)) words_->setText(ut, status);
     if (U_FAILURE(status)) {
-      PushToken({begin, end, true, false});
-      return;
-    }
-    int32_t p = words_->first();
-    for (int32_t q = words_->next(); q != icu::BreakIterator::DONE; p = q, q = words_->next()) {
-      const Token t{begin + static_cast<size_t>(p), begin + static_cast<size_t>(q), true, false};
-      PushToken(t);
-      if (InList(TokenText(text, t), internal::ZhClauseConjunctions())) {
-        clause_starts_.push_back(t.begin);
+      scan.window_tokens.push_back({begin, end, true, false});
+    } else {
+      int32_t p = words_->first();
+      for (int32_t q = words_->next(); q != icu::BreakIterator::DONE; p = q, q = words_->next()) {
+        const Token t{begin + static_cast<size_t>(p), begin + static_cast<size_t>(q), true, false};
+        scan.window_tokens.push_back(t);
+        if (InList(TokenText(text, t), internal::ZhClauseConjunctions())) {
+          scan.window_conjunctions.push_back(t.begin);
+        }
       }
     }
+    w.token_end = scan.window_tokens.size();
+    w.conj_end = scan.window_conjunctions.size();
+    return w;
   }
 
   static std::string_view TokenText(std::string_view text, const Token& t) {
@@ -1016,8 +1098,10 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
   UTextHandle utext_;
   // Per-call scratch, reused across calls.
   std::vector<Token> tokens_;
-  std::vector<Run> runs_;
   std::vector<size_t> clause_starts_;
+  // Recently scanned sentences, replaced round robin.
+  std::array<SentenceScan, 4> scans_;
+  size_t next_scan_ = 0;
   std::string word_buf_;
   size_t mb_ = 0;
   size_t me_ = 0;
