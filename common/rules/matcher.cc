@@ -98,20 +98,21 @@ absl::Status Matcher::Scan(const CompiledPipeline& pipeline, std::string_view no
       hs_scan(pipeline.database(), normalized.data(), static_cast<unsigned>(normalized.size()), 0,
               scratch_.get(), &OnMatch, &raw_hits_);
   if (rc != HS_SUCCESS) return absl::InternalError(absl::StrCat("hs_scan failed: ", rc));
-  const std::vector<Pattern>& patterns = pipeline.patterns();
+  const PatternHot* hot = pipeline.pattern_hot().data();
   for (Hit h : raw_hits_) {
-    const Pattern& p = patterns[h.pattern];
-    if (p.literal) {
-      h.start = h.end - static_cast<uint32_t>(p.length);
+    const PatternHot& p = hot[h.pattern];
+    if ((p.flags & kPatternLiteral) != 0) {
+      h.start = h.end - p.length;
     } else {
+      const Pattern& pattern = pipeline.patterns()[h.pattern];
       size_t window = h.end > kSomWindow ? h.end - kSomWindow : 0;
       while (window < h.end && (static_cast<unsigned char>(normalized[window]) & 0xC0) == 0x80) {
         ++window;
       }
       SomSearch search;
       search.end = h.end - window;
-      if (p.som_database != nullptr &&
-          hs_scan(p.som_database.get(), normalized.data() + window,
+      if (pattern.som_database != nullptr &&
+          hs_scan(pattern.som_database.get(), normalized.data() + window,
                   static_cast<unsigned>(h.end - window), 0, scratch_.get(), &OnSomMatch,
                   &search) == HS_SUCCESS &&
           search.start != ~0ULL) {
@@ -120,8 +121,12 @@ absl::Status Matcher::Scan(const CompiledPipeline& pipeline, std::string_view no
         h.start = static_cast<uint32_t>(window);  // longer than the window: clamped
       }
     }
-    if (p.left_boundary && IsWordChar(CodePointBefore(normalized, h.start))) continue;
-    if (p.right_boundary && IsWordChar(CodePointAt(normalized, h.end))) continue;
+    if ((p.flags & kPatternLeftBoundary) != 0 && IsWordChar(CodePointBefore(normalized, h.start))) {
+      continue;
+    }
+    if ((p.flags & kPatternRightBoundary) != 0 && IsWordChar(CodePointAt(normalized, h.end))) {
+      continue;
+    }
     hits->push_back(h);
   }
   std::sort(hits->begin(), hits->end(), [](const Hit& a, const Hit& b) {
@@ -141,8 +146,27 @@ absl::Status Matcher::Scan(const CompiledPipeline& pipeline, std::string_view no
   return absl::OkStatus();
 }
 
-bool Matcher::PassesFilters(const CompiledRule& rule, const SegmentContext& context,
-                            std::string* why) const {
+bool Matcher::PassesFilters(const CompiledPipeline& pipeline, uint32_t r,
+                            const SegmentContext& context, std::string* why) const {
+  if (why == nullptr) {
+    // The packed filter: one bit per accepted source, speaker and direction.
+    const uint8_t source = context.source == "email"  ? kFilterEmail
+                           : context.source == "call" ? kFilterCall
+                           : context.source == "chat" ? kFilterChat
+                                                      : 0;
+    const uint8_t speaker =
+        context.speaker == text::Speaker::kCustomer ? kFilterCustomer : kFilterRep;
+    const uint8_t direction = context.direction == "inbound"    ? kFilterInbound
+                              : context.direction == "outbound" ? kFilterOutbound
+                                                                : 0;
+    const RuleFilter& f = pipeline.rule_filters()[r];
+    if ((f.bits & source) == 0 || (f.bits & speaker) == 0 || (f.bits & direction) == 0) {
+      return false;
+    }
+    return f.min_call_duration_s < 0 || source != kFilterCall ||
+           (context.call_answered && context.call_duration_s >= f.min_call_duration_s);
+  }
+  const CompiledRule& rule = pipeline.rules()[r];
   const bool source_ok = (context.source == "email" && rule.source_email) ||
                          (context.source == "call" && rule.source_call) ||
                          (context.source == "chat" && rule.source_chat);
@@ -194,7 +218,7 @@ absl::Status Matcher::Evaluate(const CompiledPipeline& pipeline, const SegmentCo
   candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());
   std::string why;
   for (uint32_t r : candidates_) {
-    if (!PassesFilters(pipeline.rules()[r], context, trace != nullptr ? &why : nullptr)) {
+    if (!PassesFilters(pipeline, r, context, trace != nullptr ? &why : nullptr)) {
       if (trace != nullptr) trace->push_back({r, {}, why, {}, false});
       continue;
     }
@@ -209,12 +233,13 @@ void Matcher::Candidates(const CompiledPipeline& pipeline, const SegmentContext&
   candidates->clear();
   if (context.kind == text::SegmentKind::kAttachmentName) {
     for (uint32_t r : pipeline.attachment_rules()) {
+      // The packed filter first: it is cheaper than the globs.
+      if (!PassesFilters(pipeline, r, context, nullptr)) continue;
       const CompiledRule& rule = pipeline.rules()[r];
-      if (std::none_of(rule.attachment_globs.begin(), rule.attachment_globs.end(),
-                       [&](const std::string& g) { return GlobMatch(g, normalized); })) {
-        continue;
+      if (std::any_of(rule.attachment_globs.begin(), rule.attachment_globs.end(),
+                      [&](const std::string& g) { return GlobMatch(g, normalized); })) {
+        candidates->push_back(r);
       }
-      if (PassesFilters(rule, context, nullptr)) candidates->push_back(r);
     }
     return;
   }
@@ -225,11 +250,10 @@ void Matcher::Candidates(const CompiledPipeline& pipeline, const SegmentContext&
   }
   std::sort(candidates->begin(), candidates->end());
   candidates->erase(std::unique(candidates->begin(), candidates->end()), candidates->end());
-  candidates->erase(std::remove_if(candidates->begin(), candidates->end(),
-                                   [&](uint32_t r) {
-                                     return !PassesFilters(pipeline.rules()[r], context, nullptr);
-                                   }),
-                    candidates->end());
+  candidates->erase(
+      std::remove_if(candidates->begin(), candidates->end(),
+                     [&](uint32_t r) { return !PassesFilters(pipeline, r, context, nullptr); }),
+      candidates->end());
 }
 
 bool Matcher::EvaluateRule(const CompiledPipeline& pipeline, const SegmentContext& context,
@@ -431,7 +455,7 @@ void Matcher::EvaluateAttachment(const CompiledPipeline& pipeline, const Segment
                      [&](const std::string& g) { return GlobMatch(g, normalized); })) {
       continue;
     }
-    if (!PassesFilters(rule, context, trace != nullptr ? &why : nullptr)) {
+    if (!PassesFilters(pipeline, r, context, trace != nullptr ? &why : nullptr)) {
       if (trace != nullptr) trace->push_back({r, {0, normalized.size()}, why, {}, false});
       continue;
     }
@@ -454,7 +478,7 @@ bool Matcher::EvaluateAttachmentRule(const CompiledPipeline& pipeline, std::stri
     }
     return false;
   }
-  const size_t index = static_cast<size_t>(glob - rule.attachment_globs.begin());
+  const size_t index = rule.attachment_index[glob - rule.attachment_globs.begin()];
   if (trace != nullptr) trace->push_back({r, range, "fired", {}, false});
   firings->push_back({r, range, {rule.rule->attachments[index]}, {}});
   return true;

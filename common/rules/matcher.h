@@ -113,7 +113,7 @@ class Matcher {
   Matcher(std::shared_ptr<const RuleSet> rules, HsScratch scratch,
           std::unique_ptr<text::GuardAnalyzer> guards);
   // `why` (optional) receives the reason of a rejection.
-  bool PassesFilters(const CompiledRule& rule, const SegmentContext& context,
+  bool PassesFilters(const CompiledPipeline& pipeline, uint32_t rule, const SegmentContext& context,
                      std::string* why) const;
   bool EvaluateAttachmentRule(const CompiledPipeline& pipeline, std::string_view normalized,
                               const std::vector<Hit>& hits, uint32_t rule,

@@ -42,6 +42,11 @@ class MatcherTest : public ::testing::Test {
     c.direction = "inbound";
     return c;
   }
+  static SegmentContext InboundAttachment() {
+    SegmentContext c = Inbound();
+    c.kind = text::SegmentKind::kAttachmentName;
+    return c;
+  }
   std::shared_ptr<const RuleSet> set_;
   std::unique_ptr<Matcher> matcher_;
   const CompiledPipeline* pipeline_ = nullptr;
@@ -171,13 +176,38 @@ TEST_F(MatcherTest, AttachmentGlobsOnAttachmentSegmentsOnly) {
       "  - {id: att, stage: contract, attachments: [\"*盖章*\", \"*signed*.pdf\"], "
       "none: [模板]}\n"
       "  - {id: body, stage: proposal, any: [signed]}\n");
-  SegmentContext att = Inbound();
-  att.kind = text::SegmentKind::kAttachmentName;
+  const SegmentContext att = InboundAttachment();
   EXPECT_THAT(Fire("Contract_SIGNED_v2.pdf", att), ElementsAre("att"));
   EXPECT_THAT(Fire("合同-双方盖章版.pdf", att), ElementsAre("att"));
   EXPECT_THAT(Fire("盖章模板.docx", att), IsEmpty());
   EXPECT_THAT(Fire("signed.docx", att), IsEmpty());
   EXPECT_THAT(Fire("signed contract"), ElementsAre("body"));
+}
+
+// Globs that normalize alike are tried once; the matched term is the first as written, on the
+// candidate path (Candidates + EvaluateRule, what the engine uses) and on Evaluate alike.
+TEST_F(MatcherTest, AttachmentTermIsTheFirstMatchingGlobAsWritten) {
+  Load(
+      "  - {id: att, stage: contract, attachments: [\"*Draft*\", \"*合同*\", \"*DRAFT*\", "
+      "\"*draft*\", \"*草稿*\"]}\n"
+      "  - {id: rep, stage: contract, speakers: [rep], attachments: [\"*draft*\"]}\n");
+  const SegmentContext att = InboundAttachment();
+  for (const auto& [name, term] : std::vector<std::pair<std::string, std::string>>{
+           {"合同_draft.pdf", "*Draft*"}, {"合同.pdf", "*合同*"}, {"草稿.pdf", "*草稿*"}}) {
+    const std::string normalized = FakeNormalizer().NormalizeString(name);
+    std::vector<Firing> firings;
+    ASSERT_TRUE(matcher_->Evaluate(*pipeline_, att, normalized, &firings).ok());
+    ASSERT_EQ(firings.size(), 1u) << name;
+    EXPECT_THAT(firings[0].matched_terms, ElementsAre(term)) << name;
+    std::vector<uint32_t> candidates;
+    matcher_->Candidates(*pipeline_, att, normalized, {}, &candidates);
+    ASSERT_EQ(candidates.size(), 1u) << name;  // the rep-only rule is filtered out
+    SegmentCache cache;
+    firings.clear();
+    ASSERT_TRUE(
+        matcher_->EvaluateRule(*pipeline_, att, normalized, {}, candidates[0], &cache, &firings));
+    EXPECT_THAT(firings[0].matched_terms, ElementsAre(term)) << name;
+  }
 }
 
 TEST(GlobTest, Basics) {
@@ -291,6 +321,60 @@ TEST_F(MatcherTest, LongRegexMatchesNeitherCrashNorLoseTheirEnd) {
   ASSERT_EQ(short_hits.size(), 2u);
   EXPECT_EQ(short_hits[0].start, 3u);
   EXPECT_EQ(short_hits[1].start, 7u);
+}
+
+}  // namespace
+}  // namespace autostage::rules
+
+namespace autostage::rules {
+namespace {
+
+// Scan's hits (start, end, boundary checks, one hit per (pattern, start), sorted) agree with a
+// naive search over random rule packs and texts: short terms over a small alphabet (Latin,
+// Chinese, '*' prefixes), so terms overlap, repeat and sit next to word characters.
+TEST_F(MatcherTest, ScanAgreesWithReferenceOnRandomTerms) {
+  const std::vector<std::string> atoms = {"a", "b", "c", "合", "同", "签"};
+  const std::vector<std::string> text_atoms = {"a", "b", "c", "合", "同", "签", " ", ".", "é"};
+  std::mt19937 rng(11);
+  for (int round = 0; round < 40; ++round) {
+    std::vector<std::string> terms;
+    std::string yaml;
+    for (int r = 0; r < 12; ++r) {
+      std::string term;
+      for (int k = 1 + static_cast<int>(rng() % 3); k > 0; --k) term += atoms[rng() % 6];
+      if (rng() % 4 == 0) term += "*";
+      terms.push_back(term);
+      yaml += "  - {id: r" + std::to_string(r) + ", stage: contract, any: ['" + term + "']}\n";
+    }
+    Load(yaml);
+    for (int t = 0; t < 50; ++t) {
+      std::string text;
+      for (int k = static_cast<int>(rng() % 30); k > 0; --k) text += text_atoms[rng() % 9];
+      std::vector<Hit> hits;
+      ASSERT_TRUE(matcher_->Scan(*pipeline_, text, &hits).ok());
+      std::vector<Hit> expected;
+      for (uint32_t p = 0; p < pipeline_->patterns().size(); ++p) {
+        std::string literal = pipeline_->patterns()[p].display;
+        const bool prefix = literal.back() == '*';
+        if (prefix) literal.pop_back();
+        const bool left = IsWordChar(CodePointAt(literal, 0));
+        const bool right = !prefix && IsWordChar(CodePointBefore(literal, literal.size()));
+        for (size_t at = text.find(literal); at != std::string::npos;
+             at = text.find(literal, at + 1)) {
+          const size_t end = at + literal.size();
+          if (left && IsWordChar(CodePointBefore(text, at))) continue;
+          if (right && IsWordChar(CodePointAt(text, end))) continue;
+          expected.push_back({p, static_cast<uint32_t>(at), static_cast<uint32_t>(end)});
+        }
+      }
+      ASSERT_EQ(hits.size(), expected.size()) << "text '" << text << "' round " << round;
+      for (size_t i = 0; i < hits.size(); ++i) {
+        EXPECT_EQ(hits[i].pattern, expected[i].pattern) << text;
+        EXPECT_EQ(hits[i].start, expected[i].start) << text;
+        EXPECT_EQ(hits[i].end, expected[i].end) << text;
+      }
+    }
+  }
 }
 
 }  // namespace

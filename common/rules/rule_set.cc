@@ -178,13 +178,9 @@ class RuleSetBuilder {
         for (const Rule& rule : pack.rules) AddRule(rule, compiled.get());
       }
       if (!errors_.empty()) continue;
-      compiled->anchored_by_.resize(compiled->patterns_.size());
+      BuildTables(compiled.get());
       for (uint32_t r = 0; r < compiled->rules_.size(); ++r) {
         const CompiledRule& rule = compiled->rules_[r];
-        for (uint32_t p : rule.anchors) {
-          auto& list = compiled->anchored_by_[p];
-          if (list.empty() || list.back() != r) list.push_back(r);
-        }
         if (!rule.attachment_globs.empty()) compiled->attachment_rules_.push_back(r);
         const bool sources[3] = {rule.source_email, rule.source_call, rule.source_chat};
         const bool speakers[2] = {rule.speaker_customer, rule.speaker_rep};
@@ -210,6 +206,42 @@ class RuleSetBuilder {
   }
 
  private:
+  // The packed tables of CompiledPipeline: pattern_hot_, rule_filters_ and the anchored-by
+  // index (a counting sort of (pattern, rule) pairs; a rule's anchors are unique and rules are
+  // visited in order, so each run is ascending).
+  static void BuildTables(CompiledPipeline* out) {
+    const size_t n = out->patterns_.size();
+    out->pattern_hot_.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const Pattern& p = out->patterns_[i];
+      PatternHot& hot = out->pattern_hot_[i];
+      hot.length = static_cast<uint32_t>(p.length);
+      hot.flags = static_cast<uint8_t>((p.literal ? kPatternLiteral : 0) |
+                                       (p.left_boundary ? kPatternLeftBoundary : 0) |
+                                       (p.right_boundary ? kPatternRightBoundary : 0));
+    }
+    out->anchored_begin_.assign(n + 1, 0);
+    for (const CompiledRule& rule : out->rules_) {
+      for (uint32_t p : rule.anchors) ++out->anchored_begin_[p + 1];
+    }
+    for (size_t i = 0; i < n; ++i) out->anchored_begin_[i + 1] += out->anchored_begin_[i];
+    out->anchored_rules_.resize(out->anchored_begin_[n]);
+    std::vector<uint32_t> next(out->anchored_begin_.begin(), out->anchored_begin_.end() - 1);
+    out->rule_filters_.resize(out->rules_.size());
+    for (uint32_t r = 0; r < out->rules_.size(); ++r) {
+      const CompiledRule& rule = out->rules_[r];
+      for (uint32_t p : rule.anchors) out->anchored_rules_[next[p]++] = r;
+      RuleFilter& f = out->rule_filters_[r];
+      f.bits = static_cast<uint8_t>(
+          (rule.source_email ? kFilterEmail : 0) | (rule.source_call ? kFilterCall : 0) |
+          (rule.source_chat ? kFilterChat : 0) | (rule.speaker_customer ? kFilterCustomer : 0) |
+          (rule.speaker_rep ? kFilterRep : 0) | (rule.direction_inbound ? kFilterInbound : 0) |
+          (rule.direction_outbound ? kFilterOutbound : 0));
+      f.min_call_duration_s = rule.rule->min_call_duration_s.value_or(-1);
+      f.stage_index = rule.stage_index;
+    }
+  }
+
   uint32_t Intern(CompiledPipeline* out, const std::string& key, Pattern pattern, unsigned flags) {
     auto it = keys_.find(key);
     if (it != keys_.end()) return it->second;
@@ -308,8 +340,14 @@ class RuleSetBuilder {
       c.anchors.push_back(Intern(out, absl::StrCat("R:", regex), std::move(p),
                                  kRegexFlags & ~static_cast<unsigned>(HS_FLAG_SOM_LEFTMOST)));
     }
-    for (const std::string& glob : rule.attachments) {
-      c.attachment_globs.push_back(Trim(set_->normalizer_->NormalizeString(glob)));
+    for (size_t i = 0; i < rule.attachments.size(); ++i) {
+      std::string glob = Trim(set_->normalizer_->NormalizeString(rule.attachments[i]));
+      if (std::find(c.attachment_globs.begin(), c.attachment_globs.end(), glob) !=
+          c.attachment_globs.end()) {
+        continue;  // matches exactly what the earlier one does
+      }
+      c.attachment_globs.push_back(std::move(glob));
+      c.attachment_index.push_back(static_cast<uint32_t>(i));
     }
     for (const TermGroup& g : rule.all) {
       std::vector<uint32_t> ids = AddGroups(rule, {g}, out);

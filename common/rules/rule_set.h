@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,17 @@ struct Pattern {
   std::shared_ptr<const hs_database_t> som_database;
 };
 
+// What the scan needs of a pattern for every hit, packed apart from Pattern's strings: with
+// 10,000 rules the Pattern table is over a megabyte, while these 8 bytes per pattern keep the
+// hot loop's lookups within a few cache lines.
+struct PatternHot {
+  uint32_t length = 0;  // Pattern::length (literals)
+  uint8_t flags = 0;    // kPattern* bits
+};
+inline constexpr uint8_t kPatternLiteral = 1;
+inline constexpr uint8_t kPatternLeftBoundary = 2;
+inline constexpr uint8_t kPatternRightBoundary = 4;
+
 // Start-of-match is never asked of the big database: Vectorscan 5.4.9 aborts ("buffer overflow
 // detected", an unconditional snprintf into a 255-byte buffer in rvermicelliDoubleExecReal,
 // fixed upstream in VectorCamp/vectorscan#392) when a SOM pattern such as 'a+b' reverse-scans
@@ -51,8 +63,12 @@ inline constexpr size_t kSomWindow = 200;
 struct CompiledRule {
   const Rule* rule = nullptr;  // points into RuleSet::config()
   int stage_index = 0;
-  std::vector<uint32_t> anchors;                  // any + phrase + regex
-  std::vector<std::string> attachment_globs;      // normalized
+  std::vector<uint32_t> anchors;  // any + phrase + regex
+  // Normalized, without repeats (globs that differ only in case normalize alike);
+  // attachment_index[i] is the position in rule->attachments of the first glob giving
+  // attachment_globs[i].
+  std::vector<std::string> attachment_globs;
+  std::vector<uint32_t> attachment_index;
   std::vector<std::vector<uint32_t>> all_groups;  // one hit of each group
   std::vector<uint32_t> near;
   std::vector<uint32_t> none;
@@ -62,14 +78,33 @@ struct CompiledRule {
   bool any_guard_blocks = false;
 };
 
+// What Matcher::PassesFilters needs of a rule, packed (16 bytes) so filtering candidates reads
+// neither the CompiledRule nor the Rule it points to.
+struct RuleFilter {
+  uint8_t bits = 0;                  // kFilter* bits the rule accepts
+  int64_t min_call_duration_s = -1;  // -1: no call condition
+  int32_t stage_index = 0;
+};
+inline constexpr uint8_t kFilterEmail = 1;
+inline constexpr uint8_t kFilterCall = 2;
+inline constexpr uint8_t kFilterChat = 4;
+inline constexpr uint8_t kFilterCustomer = 8;
+inline constexpr uint8_t kFilterRep = 16;
+inline constexpr uint8_t kFilterInbound = 32;
+inline constexpr uint8_t kFilterOutbound = 64;
+
 class CompiledPipeline {
  public:
   const Pipeline& pipeline() const { return *pipeline_; }
   const std::vector<Pattern>& patterns() const { return patterns_; }
   const std::vector<CompiledRule>& rules() const { return rules_; }
-  // Rules anchored by a pattern (index = pattern id).
-  const std::vector<uint32_t>& RulesAnchoredBy(uint32_t pattern) const {
-    return anchored_by_[pattern];
+  // Index = pattern id / rule index.
+  const std::vector<PatternHot>& pattern_hot() const { return pattern_hot_; }
+  const std::vector<RuleFilter>& rule_filters() const { return rule_filters_; }
+  // Rules anchored by a pattern (ascending rule indexes), one contiguous run of a flat array.
+  std::span<const uint32_t> RulesAnchoredBy(uint32_t pattern) const {
+    return {anchored_rules_.data() + anchored_begin_[pattern],
+            anchored_rules_.data() + anchored_begin_[pattern + 1]};
   }
   // Rules with attachment globs.
   const std::vector<uint32_t>& attachment_rules() const { return attachment_rules_; }
@@ -87,7 +122,11 @@ class CompiledPipeline {
   const Pipeline* pipeline_ = nullptr;
   std::vector<Pattern> patterns_;
   std::vector<CompiledRule> rules_;
-  std::vector<std::vector<uint32_t>> anchored_by_;
+  std::vector<PatternHot> pattern_hot_;
+  std::vector<RuleFilter> rule_filters_;
+  // RulesAnchoredBy(p) = anchored_rules_[anchored_begin_[p], anchored_begin_[p + 1]).
+  std::vector<uint32_t> anchored_begin_;
+  std::vector<uint32_t> anchored_rules_;
   std::vector<uint32_t> attachment_rules_;
   // [source email|call|chat][speaker customer|rep][direction inbound|outbound][attachment].
   uint64_t stage_masks_[3][2][2][2] = {};
