@@ -1,7 +1,7 @@
 #include "services/review/proposal_store.h"
 
 #include <algorithm>
-#include <map>
+#include <array>
 #include <optional>
 #include <set>
 #include <utility>
@@ -44,8 +44,9 @@ constexpr int kMaxScanned = 5000;
 // against the opportunity hash, decides, writes the StageChange (protobuf wire format, built
 // here from the stored proposal and its evidence, so it is written atomically with the
 // confirmation) to the outbox, and answers with the proposal as it now is.
-// Returns {code, message, opportunity_id, proposal fields (HGETALL, evidence included),
-//          pipeline, from_stage, to_stage, stage_entered_ms ('' unknown), moved ('1' | '')}
+// Returns {code, message, opportunity_id, proposal fields (the values of kAnswerFields, in
+//          that order, as they are after the decision), pipeline, from_stage, to_stage,
+//          stage_entered_ms ('' unknown), moved ('1' | '')}
 // for OK | REPLAY, else {code, message, opportunity_id}: NOT_FOUND | DENIED | ABORTED |
 // FAILED_PRECONDITION.
 //
@@ -113,8 +114,10 @@ if not (kind == 'all' or (kind == 'owner' and sid ~= '' and sid == owner) or
   return {'DENIED', '', opp}
 end
 local pk = op .. 'proposal:' .. pid
+-- Everything the decision, the updates entry and the answer need, in one read.
 local p = redis.call('HMGET', pk, 'status', 'version', 'from_stage', 'to_stage', 'decided_by',
-  'reason', 'proposal', 'evidence')
+  'reason', 'proposal', 'evidence', 'idx_owner', 'idx_team', 'sources', 'confidence',
+  'decided_at_ms', 'updated_ms', 'submissions', 'change_id')
 if not p[1] then return {'NOT_FOUND', 'no proposal ' .. pid, opp} end
 local head = strings_of(p[7] or '')
 local pipeline = head[3] or ''
@@ -133,16 +136,28 @@ end
 if not stages then
   return {'FAILED_PRECONDITION', 'pipeline ' .. pipeline .. ' is no longer configured', opp}
 end
-local function answer(code, moved, entered)
-  return {code, '', opp, redis.call('HGETALL', pk), pipeline, p[3] or '', p[4] or '',
-    entered or '', moved and '1' or ''}
+-- The proposal as the service parses it (kAnswerFields, in that order) once this script is
+-- done: `set` holds the fields it wrote, the others are as read above (no re-read).
+local function answer(code, set, moved, entered)
+  set = set or {}
+  local function v(name, i)
+    local x = set[name]
+    if x == nil then x = p[i] end
+    return x or ''
+  end
+  return {code, '', opp, {v('proposal', 7), v('evidence', 8), v('from_stage', 3),
+    v('confidence', 12), v('status', 1), v('version', 2), v('decided_by', 5),
+    v('decided_at_ms', 13), v('reason', 6), v('updated_ms', 14), v('submissions', 15),
+    v('change_id', 16)}, pipeline, p[3] or '', p[4] or '', entered or '', moved and '1' or ''}
+end
+local function unindex_from(id, idx_owner, idx_team)
+  redis.call('ZREM', ip .. 'all', id)
+  if idx_owner and idx_owner ~= '' then redis.call('ZREM', ip .. 'owner:' .. idx_owner, id) end
+  if idx_team and idx_team ~= '' then redis.call('ZREM', ip .. 'team:' .. idx_team, id) end
 end
 local function unindex(id)
-  local ik = op .. 'proposal:' .. id
-  local f = redis.call('HMGET', ik, 'idx_owner', 'idx_team', 'to_stage')
-  redis.call('ZREM', ip .. 'all', id)
-  if f[1] and f[1] ~= '' then redis.call('ZREM', ip .. 'owner:' .. f[1], id) end
-  if f[2] and f[2] ~= '' then redis.call('ZREM', ip .. 'team:' .. f[2], id) end
+  local f = redis.call('HMGET', op .. 'proposal:' .. id, 'idx_owner', 'idx_team', 'to_stage')
+  unindex_from(id, f[1], f[2])
   if f[3] and redis.call('HGET', pendkey, f[3]) == id then redis.call('HDEL', pendkey, f[3]) end
 end
 local function audit(action, id, detail)
@@ -156,6 +171,12 @@ local function supersede(id, why)
   redis.call('HINCRBY', sk, 'version', 1)
   audit('superseded', id, why)
   emit_update(KEYS[4], 'superseded', sk, id, opp)
+end
+-- The decided proposal's updates entry (as emit_update writes it, from the fields read above).
+local function emit_decided(status, version)
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', 100000, '*', 'kind', 'decided', 'proposal_id', pid,
+    'opportunity_id', opp, 'owner_id', p[9] or '', 'team_id', p[10] or '', 'status', status,
+    'version', version, 'to_stage', p[4] or '', 'source', p[11] or '')
 end
 local want = (decision == 'confirm') and 'confirmed' or 'rejected'
 if p[1] == want then return answer('REPLAY') end
@@ -183,6 +204,8 @@ if ARGV[11] == '1' and (owner ~= ARGV[12] or team ~= ARGV[13]) then
   return {'ABORTED', 'The opportunity changed owner or team meanwhile: reload and try again.',
     opp}
 end
+-- The version after this decision (HSET with it instead of a separate HINCRBY).
+local version = tostring(tonumber(p[2]) + 1)
 if decision == 'confirm' then
   local closed = o[2] and o[2] ~= 'open'
   if closed or o[1] ~= p[3] then
@@ -198,20 +221,25 @@ if decision == 'confirm' then
       '. It was withdrawn and nothing was changed.', opp}
   end
   redis.call('HSET', okey, 'stage', p[4], 'stage_entered_ms', now)
-  unindex(pid)
-  redis.call('HSET', pk, 'status', 'confirmed', 'decided_by', actor, 'decided_at_ms', now,
-    'change_id', ARGV[7])
-  redis.call('HINCRBY', pk, 'version', 1)
-  local rt = rank(stages, p[4]) or 0
+  -- Read before this proposal leaves its slot: its own entry is dropped below, and the pending
+  -- slot check needs no HGET of its own.
   local others = redis.call('HGETALL', pendkey)
+  unindex_from(pid, p[9], p[10])
+  redis.call('HSET', pk, 'status', 'confirmed', 'decided_by', actor, 'decided_at_ms', now,
+    'change_id', ARGV[7], 'version', version)
+  local rt = rank(stages, p[4]) or 0
   for i = 1, #others, 2 do
     local ts, id = others[i], others[i + 1]
-    local r = rank(stages, ts)
-    if r == nil or r <= rt then
-      supersede(id, 'the opportunity was moved to ' .. p[4] .. ' when another suggestion was confirmed')
+    if id == pid then
+      if ts == p[4] then redis.call('HDEL', pendkey, ts) end
     else
-      redis.call('HSET', op .. 'proposal:' .. id, 'from_stage', p[4])
-      redis.call('HINCRBY', op .. 'proposal:' .. id, 'version', 1)
+      local r = rank(stages, ts)
+      if r == nil or r <= rt then
+        supersede(id, 'the opportunity was moved to ' .. p[4] .. ' when another suggestion was confirmed')
+      else
+        redis.call('HSET', op .. 'proposal:' .. id, 'from_stage', p[4])
+        redis.call('HINCRBY', op .. 'proposal:' .. id, 'version', 1)
+      end
     end
   end
   -- The StageChange, fields in number order as protobuf serializes them.
@@ -225,16 +253,18 @@ if decision == 'confirm' then
   redis.call('XADD', KEYS[2], '*', 'change_id', ARGV[7], 'opportunity_id', opp, 'proposal_id',
     pid, 'change', table.concat(change))
   audit('confirm', pid, p[3] .. ' -> ' .. p[4])
-  emit_update(KEYS[4], 'decided', pk, pid, opp)
-  return answer('OK', true, o[5])
+  emit_decided('confirmed', version)
+  return answer('OK', {status = 'confirmed', version = version, decided_by = actor,
+    decided_at_ms = now, change_id = ARGV[7]}, true, o[5])
 end
-unindex(pid)
+unindex_from(pid, p[9], p[10])
+if p[4] and redis.call('HGET', pendkey, p[4]) == pid then redis.call('HDEL', pendkey, p[4]) end
 redis.call('HSET', pk, 'status', 'rejected', 'decided_by', actor, 'decided_at_ms', now,
-  'reason', ARGV[6])
-redis.call('HINCRBY', pk, 'version', 1)
+  'reason', ARGV[6], 'version', version)
 audit('reject', pid, ARGV[6])
-emit_update(KEYS[4], 'decided', pk, pid, opp)
-return answer('OK')
+emit_decided('rejected', version)
+return answer('OK', {status = 'rejected', version = version, decided_by = actor,
+  decided_at_ms = now, reason = ARGV[6]})
 )lua";
 
 // KEYS: pending:all, locator, audit, updates.
@@ -292,35 +322,71 @@ v1::ProposalStatus ParseStatus(const std::string& s) {
   return v1::PROPOSAL_STATUS_UNSPECIFIED;
 }
 
-// A stored proposal from its hash (HGETALL reply; the evidence is its `evidence` field, see
+// The hash fields a ReviewedProposal is built from. The decide script answers with their
+// values in this order (its `answer`), so a decision needs no HGETALL.
+enum AnswerField {
+  kProposal,
+  kEvidence,
+  kFromStage,
+  kConfidence,
+  kStatus,
+  kVersion,
+  kDecidedBy,
+  kDecidedAtMs,
+  kReason,
+  kUpdatedMs,
+  kSubmissions,
+  kChangeId,
+  kAnswerFieldCount
+};
+constexpr std::array<absl::string_view, kAnswerFieldCount> kAnswerFields = {
+    "proposal",   "evidence",      "from_stage", "confidence", "status",      "version",
+    "decided_by", "decided_at_ms", "reason",     "updated_ms", "submissions", "change_id"};
+// Values by AnswerField, pointing into a reply; null: the field is missing (as '').
+using StoredFields = std::array<const std::string*, kAnswerFieldCount>;
+
+// A stored proposal from its fields (the evidence is its `evidence` field, see
 // proposal_store_internal.h).
-absl::StatusOr<v1::ReviewedProposal> ParseProposal(const std::string& id, const Reply& fields) {
-  std::map<std::string, std::string> f;
-  for (size_t i = 0; i + 1 < fields.size(); i += 2) f[fields[i].str()] = fields[i + 1].str();
-  if (f.empty()) return absl::NotFoundError(absl::StrCat("no proposal ", id));
+absl::StatusOr<v1::ReviewedProposal> BuildProposal(const std::string& id,
+                                                   const StoredFields& fields) {
+  const std::string empty;
+  auto f = [&](AnswerField k) -> const std::string& {
+    return fields[k] != nullptr ? *fields[k] : empty;
+  };
   v1::ReviewedProposal out;
   v1::Proposal* p = out.mutable_proposal();
-  if (!p->ParseFromString(f["proposal"])) {
+  if (!p->ParseFromString(f(kProposal))) {
     return absl::DataLossError(absl::StrCat("proposal ", id, " is corrupt"));
   }
-  p->set_from_stage(f["from_stage"]);
+  p->set_from_stage(f(kFromStage));
   double confidence = 0;
-  if (absl::SimpleAtod(f["confidence"], &confidence)) p->set_confidence(confidence);
+  if (absl::SimpleAtod(f(kConfidence), &confidence)) p->set_confidence(confidence);
   // Field 8 of Proposal in wire format: merging appends the evidence in stored order.
-  if (!p->MergeFromString(f["evidence"])) {
+  if (!p->MergeFromString(f(kEvidence))) {
     return absl::DataLossError(absl::StrCat("evidence of proposal ", id, " is corrupt"));
   }
-  out.set_status(ParseStatus(f["status"]));
-  out.set_version(ParseInt(f["version"]));
-  out.set_decided_by(f["decided_by"]);
-  if (!f["decided_at_ms"].empty()) {
-    *out.mutable_decided_at() = FromMillis(ParseInt(f["decided_at_ms"]));
+  out.set_status(ParseStatus(f(kStatus)));
+  out.set_version(ParseInt(f(kVersion)));
+  out.set_decided_by(f(kDecidedBy));
+  if (!f(kDecidedAtMs).empty()) {
+    *out.mutable_decided_at() = FromMillis(ParseInt(f(kDecidedAtMs)));
   }
-  out.set_reason(f["reason"]);
-  *out.mutable_updated_at() = FromMillis(ParseInt(f["updated_ms"]));
-  out.set_submissions(static_cast<int32_t>(ParseInt(f["submissions"])));
-  out.set_change_id(f["change_id"]);
+  out.set_reason(f(kReason));
+  *out.mutable_updated_at() = FromMillis(ParseInt(f(kUpdatedMs)));
+  out.set_submissions(static_cast<int32_t>(ParseInt(f(kSubmissions))));
+  out.set_change_id(f(kChangeId));
   return out;
+}
+
+// A stored proposal from its hash (HGETALL reply).
+absl::StatusOr<v1::ReviewedProposal> ParseProposal(const std::string& id, const Reply& fields) {
+  if (fields.size() < 2) return absl::NotFoundError(absl::StrCat("no proposal ", id));
+  StoredFields f{};
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    auto known = std::find(kAnswerFields.begin(), kAnswerFields.end(), fields[i].str());
+    if (known != kAnswerFields.end()) f[known - kAnswerFields.begin()] = &fields[i + 1].str();
+  }
+  return BuildProposal(id, f);
 }
 
 // Keyset page token: "<order>:<score>:<proposal id>" of the last entry examined.
@@ -578,7 +644,13 @@ absl::StatusOr<v1::ReviewedProposal> ProposalStore::Decide(const DecisionRequest
     if (info->stage_changed && absl::SimpleAtoi(r[7].str(), &entered)) {
       info->stage_entered_ms = entered;
     }
-    return ParseProposal(request.proposal_id, r[3]);
+    const Reply& values = r[3];
+    if (values.size() != kAnswerFieldCount) {
+      return absl::InternalError("decide script: unexpected proposal fields");
+    }
+    StoredFields fields;
+    for (size_t k = 0; k < fields.size(); ++k) fields[k] = &values[k].str();
+    return BuildProposal(request.proposal_id, fields);
   }
   if (code == "NOT_FOUND") return absl::NotFoundError(message);
   if (code == "DENIED") {
