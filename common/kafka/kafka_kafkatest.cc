@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/kafka/consumer.h"
 #include "common/kafka/producer.h"
+#include "common/testing/devbroker_clients.h"
 #include "common/testing/devbroker_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -65,13 +66,8 @@ class KafkaTest : public ::testing::Test {
   std::unique_ptr<Consumer> MakeConsumer(RebalanceListener* listener,
                                          const std::string& strategy = "range,roundrobin") {
     absl::StatusOr<std::unique_ptr<Consumer>> c =
-        Consumer::Create({{"bootstrap.servers", broker_->bootstrap()},
-                          {"group.id", "test-group"},
-                          {"auto.offset.reset", "earliest"},
-                          {"partition.assignment.strategy", strategy},
-                          // The mock cluster holds a join after a member left for up to the
-                          // session timeout (45 s by default): keep it short.
-                          {"session.timeout.ms", "6000"}},
+        Consumer::Create(testing::ConsumerConfigFor(broker_->bootstrap(), "test-group",
+                                                    {{"partition.assignment.strategy", strategy}}),
                          listener);
     EXPECT_TRUE(c.ok()) << c.status();
     return c.ok() ? *std::move(c) : nullptr;

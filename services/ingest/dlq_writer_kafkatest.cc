@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/notification.h"
 #include "common/kafka/consumer.h"
+#include "common/testing/devbroker_clients.h"
 #include "common/testing/devbroker_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -42,20 +43,13 @@ TEST(DlqWriterHeadersTest, ReplacesOldDlqHeadersAndTruncatesDetail) {
 class DlqWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<DevBrokerProcess>> broker = DevBrokerProcess::Start(
+    absl::StatusOr<testing::BrokerWithProducer> started = testing::StartBrokerWithProducer(
         {.brokers = 1, .topics = {{"crm.events.email", 2}, {"crm.events.dlq", 1}}});
-    ASSERT_TRUE(broker.ok()) << broker.status();
-    broker_ = *std::move(broker);
-    absl::StatusOr<std::unique_ptr<kafka::Producer>> producer =
-        kafka::Producer::Create({{"bootstrap.servers", broker_->bootstrap()}});
-    ASSERT_TRUE(producer.ok()) << producer.status();
-    producer_ = *std::move(producer);
-    absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer =
-        kafka::Consumer::Create({{"bootstrap.servers", broker_->bootstrap()},
-                                 {"group.id", "dlq-test"},
-                                 {"auto.offset.reset", "earliest"},
-                                 {"session.timeout.ms", "6000"}},
-                                nullptr);
+    ASSERT_TRUE(started.ok()) << started.status();
+    broker_ = std::move(started->broker);
+    producer_ = std::move(started->producer);
+    absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer = kafka::Consumer::Create(
+        testing::ConsumerConfigFor(broker_->bootstrap(), "dlq-test"), nullptr);
     ASSERT_TRUE(consumer.ok()) << consumer.status();
     consumer_ = *std::move(consumer);
     ASSERT_TRUE(consumer_->Subscribe({"crm.events.email", "crm.events.dlq"}).ok());

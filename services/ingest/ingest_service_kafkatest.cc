@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/event/decode.h"
 #include "common/kafka/consumer.h"
+#include "common/testing/devbroker_clients.h"
 #include "common/testing/processes.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -173,11 +174,8 @@ TEST_F(IngestServiceTest, MalformedEventsGoToTheDlqWithTheirReasonAndNeverStall)
   EXPECT_EQ(stats.proposals_acked, static_cast<int64_t>(expected.proposals));
 
   // Every malformed event is in the DLQ once, with its reason and origin headers.
-  absl::StatusOr<std::unique_ptr<kafka::Consumer>> dlq =
-      kafka::Consumer::Create({{"bootstrap.servers", kafka_->bootstrap()},
-                               {"group.id", "dlq-check"},
-                               {"auto.offset.reset", "earliest"}},
-                              nullptr);
+  absl::StatusOr<std::unique_ptr<kafka::Consumer>> dlq = kafka::Consumer::Create(
+      testing::ConsumerConfigFor(kafka_->bootstrap(), "dlq-check"), nullptr);
   ASSERT_TRUE(dlq.ok()) << dlq.status();
   ASSERT_TRUE((*dlq)->Subscribe({"crm.events.dlq"}).ok());
   std::map<std::string, std::string> seen;

@@ -38,6 +38,7 @@
 #include "common/redis/redis_pool.h"
 #include "common/rules/engine.h"
 #include "common/rules/resolver.h"
+#include "common/testing/devbroker_clients.h"
 #include "common/testing/devbroker_process.h"
 #include "common/testing/redis_server.h"
 #include "common/text/guards.h"
@@ -138,10 +139,11 @@ class IngestTestEnv : public ::testing::Test {
     redis_ = *std::move(redis);
     std::vector<testing::KafkaTopic> topics = {{"crm.opportunities", 1}, {"crm.events.dlq", 1}};
     for (const std::string& t : EventTopics()) topics.push_back({t, 3});
-    absl::StatusOr<std::unique_ptr<testing::DevBrokerProcess>> kafka =
-        testing::DevBrokerProcess::Start({.brokers = 1, .topics = topics});
+    absl::StatusOr<testing::BrokerWithProducer> kafka =
+        testing::StartBrokerWithProducer({.brokers = 1, .topics = topics});
     ASSERT_TRUE(kafka.ok()) << kafka.status();
-    kafka_ = *std::move(kafka);
+    kafka_ = std::move(kafka->broker);
+    producer_ = std::move(kafka->producer);
 
     absl::StatusOr<log::Logger> logger = log::MakeStderrLogger(options_.name, "warn");
     ASSERT_TRUE(logger.ok());
@@ -168,10 +170,6 @@ class IngestTestEnv : public ::testing::Test {
     if (HasFatalFailure()) return;
 
     // Ingest's parts.
-    absl::StatusOr<std::unique_ptr<kafka::Producer>> producer =
-        kafka::Producer::Create({{"bootstrap.servers", kafka_->bootstrap()}});
-    ASSERT_TRUE(producer.ok()) << producer.status();
-    producer_ = *std::move(producer);
     dlq_ = std::make_unique<DlqWriter>(*producer_, DlqWriterOptions{});
     deduper_ = std::make_unique<Deduper>(*redis_pool_, DeduperOptions{});
     state_ = std::make_unique<crmstate::OpportunityStateStore>(*redis_pool_);

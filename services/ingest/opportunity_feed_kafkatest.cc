@@ -8,6 +8,7 @@
 
 #include "common/event/decode.h"
 #include "common/kafka/producer.h"
+#include "common/testing/devbroker_clients.h"
 #include "common/testing/devbroker_process.h"
 #include "common/testing/processes.h"
 #include "common/testing/redis_server.h"
@@ -42,10 +43,11 @@ v1::Opportunity Opp(const std::string& id, int64_t updated_ms, const std::string
 class OpportunityFeedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<DevBrokerProcess>> broker =
-        DevBrokerProcess::Start({.brokers = 1, .topics = {{kTopic, 2}}});
-    ASSERT_TRUE(broker.ok()) << broker.status();
-    broker_ = *std::move(broker);
+    absl::StatusOr<testing::BrokerWithProducer> started =
+        testing::StartBrokerWithProducer({.brokers = 1, .topics = {{kTopic, 2}}});
+    ASSERT_TRUE(started.ok()) << started.status();
+    broker_ = std::move(started->broker);
+    producer_ = std::move(started->producer);
     absl::StatusOr<std::unique_ptr<RedisServer>> redis = RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = *std::move(redis);
@@ -55,10 +57,6 @@ class OpportunityFeedTest : public ::testing::Test {
     options.connect_timeout = absl::Milliseconds(200);
     pool_ = std::make_unique<redis::RedisPool>(options, 2);
     store_ = std::make_unique<crmstate::OpportunityStateStore>(*pool_);
-    absl::StatusOr<std::unique_ptr<kafka::Producer>> producer =
-        kafka::Producer::Create({{"bootstrap.servers", broker_->bootstrap()}});
-    ASSERT_TRUE(producer.ok()) << producer.status();
-    producer_ = *std::move(producer);
   }
 
   void ProduceJson(const v1::Opportunity& o) {

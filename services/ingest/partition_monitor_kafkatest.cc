@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/kafka/consumer.h"
 #include "common/kafka/producer.h"
+#include "common/testing/devbroker_clients.h"
 #include "common/testing/devbroker_process.h"
 #include "common/testing/metric_series.h"
 #include "common/testing/processes.h"
@@ -66,14 +67,11 @@ class MonitorListener : public kafka::RebalanceListener {
 class PartitionMonitorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<DevBrokerProcess>> broker = DevBrokerProcess::Start(
+    absl::StatusOr<testing::BrokerWithProducer> started = testing::StartBrokerWithProducer(
         {.brokers = 1, .topics = {{"lag.a", 1}, {"lag.b", 1}, {"trim", 1}}});
-    ASSERT_TRUE(broker.ok()) << broker.status();
-    broker_ = *std::move(broker);
-    absl::StatusOr<std::unique_ptr<kafka::Producer>> producer =
-        kafka::Producer::Create({{"bootstrap.servers", broker_->bootstrap()}});
-    ASSERT_TRUE(producer.ok()) << producer.status();
-    producer_ = *std::move(producer);
+    ASSERT_TRUE(started.ok()) << started.status();
+    broker_ = std::move(started->broker);
+    producer_ = std::move(started->producer);
     log_sink_ = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(100);
     metrics_ = std::make_unique<IngestMetrics>(registry_);
   }
@@ -94,16 +92,11 @@ class PartitionMonitorTest : public ::testing::Test {
 
   std::unique_ptr<kafka::Consumer> MakeConsumer(const std::string& group,
                                                 kafka::RebalanceListener* listener) {
-    absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer =
-        kafka::Consumer::Create({{"bootstrap.servers", broker_->bootstrap()},
-                                 {"group.id", group},
-                                 {"auto.offset.reset", "earliest"},
-                                 {"enable.auto.commit", "false"},
-                                 // A member that left without the mock noticing is
-                                 // waited for this long before the next join completes.
-                                 {"session.timeout.ms", "6000"},
-                                 {"heartbeat.interval.ms", "500"}},
-                                listener);
+    absl::StatusOr<std::unique_ptr<kafka::Consumer>> consumer = kafka::Consumer::Create(
+        testing::ConsumerConfigFor(
+            broker_->bootstrap(), group,
+            {{"enable.auto.commit", "false"}, {"heartbeat.interval.ms", "500"}}),
+        listener);
     EXPECT_TRUE(consumer.ok()) << consumer.status();
     return consumer.ok() ? *std::move(consumer) : nullptr;
   }

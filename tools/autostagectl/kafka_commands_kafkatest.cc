@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/kafka/producer.h"
+#include "common/testing/devbroker_clients.h"
 #include "common/testing/devbroker_process.h"
 #include "common/testing/processes.h"
 #include "gmock/gmock.h"
@@ -52,18 +53,12 @@ std::string EventJson(const std::string& id) {
 class CtlKafkaTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<testing::DevBrokerProcess>> broker =
-        testing::DevBrokerProcess::Start({.topics = {{kDlq, 1},
-                                                     {kEmail, 2},
-                                                     {kChat, 1},
-                                                     {"crm.opportunities", 1},
-                                                     {"events.check", 1}}});
-    ASSERT_TRUE(broker.ok()) << broker.status();
-    broker_ = *std::move(broker);
-    absl::StatusOr<std::unique_ptr<kafka::Producer>> producer =
-        kafka::Producer::Create({{"bootstrap.servers", broker_->bootstrap()}});
-    ASSERT_TRUE(producer.ok()) << producer.status();
-    producer_ = *std::move(producer);
+    absl::StatusOr<testing::BrokerWithProducer> started = testing::StartBrokerWithProducer(
+        {.topics = {
+             {kDlq, 1}, {kEmail, 2}, {kChat, 1}, {"crm.opportunities", 1}, {"events.check", 1}}});
+    ASSERT_TRUE(started.ok()) << started.status();
+    broker_ = std::move(started->broker);
+    producer_ = std::move(started->producer);
     absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create("autostagectl-kafka");
     ASSERT_TRUE(dir.ok()) << dir.status();
     dir_.emplace(*std::move(dir));
