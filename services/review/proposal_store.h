@@ -18,9 +18,10 @@
 // keys make the scripts span two hash tags: a single Redis (or a one-shard deployment) only,
 // for now.
 //
-// Every script that creates, merges, decides, supersedes or expires a proposal appends one
-// entry per proposal to the updates stream in the same script (contract C1), so a watcher
-// reading it never sees a change that did not happen, nor misses one that did.
+// Every script that creates, merges, decides, supersedes or expires a proposal appends its
+// updates to the updates stream in the same script (contract C1: one entry per update, or one
+// batch entry per submit call), so a watcher reading it never sees a change that did not
+// happen, nor misses one that did.
 //
 // Error codes: kUnavailable when Redis is unreachable (retry); kNotFound for an unknown
 // proposal; kAborted for a version or ownership mismatch (reload, decide again), including

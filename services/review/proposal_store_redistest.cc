@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "autostage/v1/stage_change.pb.h"
 #include "common/redis/redis_client.h"
 #include "common/testing/redis_server.h"
@@ -13,6 +14,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "services/review/proposal_store.h"
+#include "services/review/watch_hub.h"
 
 namespace autostage::review {
 namespace {
@@ -480,7 +482,8 @@ TEST_F(ProposalStoreTest, RepeatedDecisionsAfterARaceKeepTheirAnswers) {
   EXPECT_EQ(store_->GetOpportunity("opp-1")->stage, "prospecting");
 }
 
-// Contract C1: one updates entry per change, written by the same script as the change.
+// Contract C1: one update per change, written by the same script as the change (a submit call
+// writes its updates as one batch entry; WatchHub's ParseUpdates reads both kinds of entry).
 TEST_F(ProposalStoreTest, EveryChangeAppendsOneUpdatesEntry) {
   SubmitOne(MakeProposal("p1", "opp-1", "proposal", "e1", 1, "email"));
   SubmitOne(MakeProposal("p2", "opp-1", "proposal", "e2", 2, "call"));  // merged into p1
@@ -505,19 +508,22 @@ TEST_F(ProposalStoreTest, EveryChangeAppendsOneUpdatesEntry) {
       {"new", "r1", "pending", "1", "contract", "email"},
       {"decided", "r1", "rejected", "2", "contract", "email"},
   };
-  const std::vector<redis::Reply> updates = Stream(ProposalStore::UpdatesKey());
+  std::vector<UpdateEntry> updates;
+  for (const redis::Reply& entry : Stream(ProposalStore::UpdatesKey())) {
+    for (UpdateEntry& u : ParseUpdates(entry)) updates.push_back(std::move(u));
+  }
   ASSERT_EQ(updates.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     SCOPED_TRACE(i);
-    EXPECT_EQ(Field(updates[i], "kind"), want[i].kind);
-    EXPECT_EQ(Field(updates[i], "proposal_id"), want[i].id);
-    EXPECT_EQ(Field(updates[i], "opportunity_id"), "opp-1");
-    EXPECT_EQ(Field(updates[i], "owner_id"), "alice");
-    EXPECT_EQ(Field(updates[i], "team_id"), "east");
-    EXPECT_EQ(Field(updates[i], "status"), want[i].status);
-    EXPECT_EQ(Field(updates[i], "version"), want[i].version);
-    EXPECT_EQ(Field(updates[i], "to_stage"), want[i].to_stage);
-    EXPECT_EQ(Field(updates[i], "source"), want[i].source);
+    EXPECT_EQ(updates[i].kind, want[i].kind);
+    EXPECT_EQ(updates[i].proposal_id, want[i].id);
+    EXPECT_EQ(updates[i].opportunity_id, "opp-1");
+    EXPECT_EQ(updates[i].owner_id, "alice");
+    EXPECT_EQ(updates[i].team_id, "east");
+    EXPECT_EQ(updates[i].status, want[i].status);
+    EXPECT_EQ(absl::StrCat(updates[i].version), want[i].version);
+    EXPECT_EQ(updates[i].to_stage, want[i].to_stage);
+    EXPECT_EQ(updates[i].source, want[i].source);
   }
   EXPECT_EQ(ProposalStore::UpdatesKey(), "autostage:{review}:updates");
 }

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/redis/redis_client.h"
 #include "common/testing/redis_server.h"
 #include "gmock/gmock.h"
@@ -14,6 +16,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "services/review/proposal_store.h"
+#include "services/review/watch_hub.h"
 
 namespace autostage::review {
 namespace {
@@ -82,13 +85,22 @@ class Side {
     return r.ok() ? *r : redis::Reply();
   }
 
-  // Updates entries without their stream ids (those are times).
+  // The updates (contract C1) as the watch hub reads them, without stream ids (those are
+  // times): a batch writes one entry for all its updates, single calls one entry each.
   std::vector<std::string> Updates() {
     std::vector<std::string> out;
     const redis::Reply entries = Command({"XRANGE", ProposalStore::UpdatesKey(), "-", "+"});
-    for (const redis::Reply& e : entries.elements()) out.push_back(e[1].DebugString());
+    for (const redis::Reply& e : entries.elements()) {
+      for (const UpdateEntry& u : ParseUpdates(e)) {
+        out.push_back(absl::StrJoin({u.kind, u.proposal_id, u.opportunity_id, u.owner_id, u.team_id,
+                                     u.status, absl::StrCat(u.version), u.to_stage, u.source},
+                                    " "));
+      }
+    }
     return out;
   }
+
+  int64_t UpdateEntries() { return Command({"XLEN", ProposalStore::UpdatesKey()}).integer(); }
 
  private:
   std::unique_ptr<RedisServer> server_;
@@ -200,7 +212,16 @@ TEST_F(SubmitBatchTest, OneBatchLeavesRedisAsTheSameProposalsSentOneByOne) {
   std::vector<std::string> updates = batched.Updates();
   EXPECT_EQ(updates, single.Updates());
   // new p1, merged p1 (p2), new p3, new p5, new r1, new p7, merged p1 (p8).
-  EXPECT_EQ(updates.size(), 7u);
+  EXPECT_EQ(updates, (std::vector<std::string>{
+                         "new p1 o1 alice east pending 1 proposal email",
+                         "merged p1 o1 alice east pending 2 proposal email,chat",
+                         "new p3 o1 alice east pending 1 contract email",
+                         "new p5 o2 bob west pending 1 contract email",
+                         "new r1 o3 carol  pending 1 quoted email",
+                         "new p7 o4  east pending 1 proposal email",
+                         "merged p1 o1 alice east pending 3 proposal email,chat",
+                     }));
+  EXPECT_EQ(batched.UpdateEntries(), 1);
 
   // Submitting the whole batch again changes nothing: every valid id is a duplicate.
   absl::StatusOr<v1::SubmitProposalsResponse> again = batched.store().Submit(request);
@@ -212,6 +233,7 @@ TEST_F(SubmitBatchTest, OneBatchLeavesRedisAsTheSameProposalsSentOneByOne) {
         << i << " " << again->results(i).ShortDebugString();
   }
   EXPECT_EQ(batched.Updates().size(), 7u);
+  EXPECT_EQ(batched.UpdateEntries(), 1);
 }
 
 TEST_F(SubmitBatchTest, ADecidedIdIsADuplicateNeverReopened) {

@@ -1,10 +1,15 @@
 #include "services/review/watch_hub.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace autostage::review {
 namespace {
@@ -27,39 +32,146 @@ v1::ProposalStatus StatusOf(const std::string& s) {
   return v1::PROPOSAL_STATUS_UNSPECIFIED;
 }
 
-// XREAD/XREVRANGE entry: [id, [field, value, ...]].
-UpdateEntry ParseEntry(const redis::Reply& r) {
-  UpdateEntry e;
-  if (r.size() < 2) return e;
-  e.id = r[0].str();
-  const redis::Reply& fields = r[1];
-  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-    const std::string& key = fields[i].str();
-    const std::string& value = fields[i + 1].str();
-    if (key == "kind") {
-      e.kind = value;
-    } else if (key == "proposal_id") {
-      e.proposal_id = value;
-    } else if (key == "opportunity_id") {
-      e.opportunity_id = value;
-    } else if (key == "owner_id") {
-      e.owner_id = value;
-    } else if (key == "team_id") {
-      e.team_id = value;
-    } else if (key == "status") {
-      e.status = value;
-    } else if (key == "version") {
-      if (!absl::SimpleAtoi(value, &e.version)) e.version = 0;
-    } else if (key == "to_stage") {
-      e.to_stage = value;
-    } else if (key == "source") {
-      e.source = value;
+// Sets the C1 field `key` of `e` (unknown fields are ignored).
+void SetField(UpdateEntry& e, absl::string_view key, std::string value) {
+  if (key == "kind") {
+    e.kind = std::move(value);
+  } else if (key == "proposal_id") {
+    e.proposal_id = std::move(value);
+  } else if (key == "opportunity_id") {
+    e.opportunity_id = std::move(value);
+  } else if (key == "owner_id") {
+    e.owner_id = std::move(value);
+  } else if (key == "team_id") {
+    e.team_id = std::move(value);
+  } else if (key == "status") {
+    e.status = std::move(value);
+  } else if (key == "version") {
+    if (!absl::SimpleAtoi(value, &e.version)) e.version = 0;
+  } else if (key == "to_stage") {
+    e.to_stage = std::move(value);
+  } else if (key == "source") {
+    e.source = std::move(value);
+  }
+}
+
+// The C1 fields of one update, in the order a batch entry lists them.
+constexpr absl::string_view kBatchFields[] = {"kind",     "proposal_id", "opportunity_id",
+                                              "owner_id", "team_id",     "status",
+                                              "version",  "to_stage",    "source"};
+
+// Reads the MessagePack that Redis's cmsgpack.pack writes for a flat Lua array of strings
+// and integers: the array header, then each element as a string (integers in decimal).
+// False when `data` is anything else.
+class MsgpackReader {
+ public:
+  explicit MsgpackReader(absl::string_view data) : data_(data) {}
+
+  bool ArrayHeader(uint64_t& n) {
+    uint8_t b = 0;
+    if (!Byte(b)) return false;
+    if ((b & 0xf0) == 0x90) {
+      n = b & 0x0f;
+      return true;
+    }
+    if (b == 0xdc) return Uint(2, n);
+    if (b == 0xdd) return Uint(4, n);
+    return false;
+  }
+
+  bool Element(std::string& out) {
+    uint8_t b = 0;
+    if (!Byte(b)) return false;
+    uint64_t len = 0;
+    if ((b & 0xe0) == 0xa0) {
+      len = b & 0x1f;
+    } else if (b >= 0xd9 && b <= 0xdb) {  // str8 / str16 (raw16) / str32 (raw32)
+      if (!Uint(size_t{1} << (b - 0xd9), len)) return false;
+    } else if (b < 0x80) {  // positive fixint
+      out = absl::StrCat(b);
+      return true;
+    } else if (b >= 0xe0) {  // negative fixint
+      out = absl::StrCat(static_cast<int8_t>(b));
+      return true;
+    } else if (b >= 0xcc && b <= 0xcf) {  // uint 8..64
+      uint64_t v = 0;
+      if (!Uint(size_t{1} << (b - 0xcc), v)) return false;
+      out = absl::StrCat(v);
+      return true;
+    } else if (b >= 0xd0 && b <= 0xd3) {  // int 8..64
+      const size_t width = size_t{1} << (b - 0xd0);
+      uint64_t v = 0;
+      if (!Uint(width, v)) return false;
+      const int shift = static_cast<int>(64 - 8 * width);
+      out = absl::StrCat(static_cast<int64_t>(v << shift) >> shift);
+      return true;
+    } else {
+      return false;
+    }
+    if (data_.size() - at_ < len) return false;
+    out.assign(data_.data() + at_, len);
+    at_ += len;
+    return true;
+  }
+
+  bool done() const { return at_ == data_.size(); }
+
+ private:
+  bool Byte(uint8_t& b) {
+    if (at_ >= data_.size()) return false;
+    b = static_cast<uint8_t>(data_[at_++]);
+    return true;
+  }
+  bool Uint(size_t width, uint64_t& v) {
+    if (data_.size() - at_ < width) return false;
+    v = 0;
+    for (size_t i = 0; i < width; ++i) v = (v << 8) | static_cast<uint8_t>(data_[at_++]);
+    return true;
+  }
+
+  absl::string_view data_;
+  size_t at_ = 0;
+};
+
+// A batch entry's `updates` value: the updates it lists, appended to `out` with stream id
+// `id`. A malformed value yields none (the entry is skipped, as an unreadable one is).
+void ParseBatch(const std::string& id, absl::string_view packed, std::vector<UpdateEntry>& out) {
+  MsgpackReader reader(packed);
+  uint64_t n = 0;
+  constexpr size_t kFields = std::size(kBatchFields);
+  if (!reader.ArrayHeader(n) || n % kFields != 0) return;
+  std::vector<UpdateEntry> parsed(n / kFields);
+  for (UpdateEntry& e : parsed) {
+    e.id = id;
+    for (absl::string_view key : kBatchFields) {
+      std::string value;
+      if (!reader.Element(value)) return;
+      SetField(e, key, std::move(value));
     }
   }
-  return e;
+  if (!reader.done()) return;
+  std::move(parsed.begin(), parsed.end(), std::back_inserter(out));
 }
 
 }  // namespace
+
+std::vector<UpdateEntry> ParseUpdates(const redis::Reply& r) {
+  std::vector<UpdateEntry> out;
+  if (r.size() < 2) return out;
+  const std::string& id = r[0].str();
+  const redis::Reply& fields = r[1];
+  UpdateEntry single;
+  single.id = id;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    if (fields[i].str() == "updates") {
+      ParseBatch(id, fields[i + 1].str(), out);
+      return out;
+    }
+    SetField(single, fields[i].str(), fields[i + 1].str());
+  }
+  out.push_back(std::move(single));
+  return out;
+}
 
 bool WatchFilter::Matches(const UpdateEntry& e) const {
   switch (scope) {
@@ -249,10 +361,9 @@ void WatchHub::Run() {
     // Reply: [[key, [entry, ...]]], or nil when BLOCK timed out.
     if (read->size() == 0 || (*read)[0].size() < 2) continue;
     for (const redis::Reply& raw : (*read)[0][1].elements()) {
-      UpdateEntry entry = ParseEntry(raw);
-      if (entry.id.empty()) continue;
-      last = entry.id;
-      Dispatch(entry);
+      if (raw.size() < 2 || raw[0].str().empty()) continue;
+      last = raw[0].str();
+      for (const UpdateEntry& entry : ParseUpdates(raw)) Dispatch(entry);
     }
     absl::MutexLock lock(&mu_);
     last_id_ = last;
@@ -269,7 +380,7 @@ void WatchHub::Dispatch(const UpdateEntry& entry) {
     }
   }
   if (targets.empty()) return;
-  // One load per entry, whatever the number of watchers.
+  // One load per update, whatever the number of watchers.
   auto update = std::make_shared<const v1::ProposalUpdate>(MakeUpdate(
       entry, loader_ ? loader_(entry.proposal_id)
                      : absl::StatusOr<v1::ReviewedProposal>(absl::NotFoundError("no loader"))));

@@ -1,7 +1,9 @@
 // WatchHub: the fan-out behind WatchProposals. One thread per process tails the review updates
-// stream (contract C1, `autostage:{review}:updates`) with a blocking XREAD and hands each entry
+// stream (contract C1, `autostage:{review}:updates`) with a blocking XREAD and hands each update
 // to the subscribers whose filter matches it; each subscriber gets the proposal as loaded once
-// per entry (ProposalStore::Get in production).
+// per update (ProposalStore::Get in production). A stream entry carries one update (decisions,
+// expiry) or, from SubmitProposals, every update of one batch (ParseUpdates): watchers see the
+// same updates, in the same order, either way.
 //
 //   WatchHub hub(redis_options, [&](absl::string_view id) { return store.Get(id); });
 //   hub.Start();
@@ -43,9 +45,9 @@
 
 namespace autostage::review {
 
-// One entry of the updates stream (field names of contract C1).
+// One update of the updates stream (field names of contract C1).
 struct UpdateEntry {
-  std::string id;  // stream entry id
+  std::string id;  // stream entry id (shared by the updates of one batch entry)
   std::string kind;
   std::string proposal_id;
   std::string opportunity_id;
@@ -67,6 +69,13 @@ struct WatchFilter {
 
   bool Matches(const UpdateEntry& e) const;
 };
+
+// The updates one stream entry (an XREAD/XRANGE entry reply: [id, [field, value, ...]])
+// carries: the entry itself when it has the C1 fields; a batch entry's (fields `kind` =
+// `batch`, `updates` = MessagePack array of 9 × n values, each update's C1 field values in the
+// order kind proposal_id opportunity_id owner_id team_id status version to_stage source)
+// in order. None for a malformed batch. Exposed for tests.
+std::vector<UpdateEntry> ParseUpdates(const redis::Reply& entry);
 
 // The ProposalUpdate an entry describes, with `loaded` (the proposal as stored now) when the
 // load succeeded, else the entry's own fields. Exposed for tests.

@@ -46,6 +46,28 @@ std::string Append(Harness& h, const Change& c) {
   return id.ok() ? id->str() : "";
 }
 
+// XADDs one batch entry (as SubmitProposals' script writes it: `updates` = MessagePack of the
+// C1 values of each change, packed by Redis's own cmsgpack); returns its id. `raw` replaces
+// the packed value when not empty (a malformed entry).
+std::string AppendBatch(Harness& h, const std::vector<Change>& changes, std::string raw = "") {
+  std::vector<std::string> cmd = {
+      "EVAL",
+      "local u = ARGV[1] ~= '' and ARGV[1] or cmsgpack.pack({unpack(ARGV, 2)}) "
+      "return redis.call('XADD', KEYS[1], '*', 'kind', 'batch', 'updates', u)",
+      "1", kUpdatesKey, raw};
+  for (const Change& c : changes) {
+    for (const std::string& v :
+         {c.kind, c.proposal_id, c.opportunity_id, c.owner_id, c.team_id, c.status,
+          absl::StrCat(c.version), c.to_stage, std::string("email")}) {
+      cmd.push_back(v);
+    }
+  }
+  redis::RedisClient client(h.redis_options);
+  absl::StatusOr<redis::Reply> id = client.Command(cmd);
+  EXPECT_TRUE(id.ok()) << id.status();
+  return id.ok() ? id->str() : "";
+}
+
 // A stream id "ms-seq" as a comparable pair.
 std::pair<uint64_t, uint64_t> ParseId(const std::string& id) {
   std::pair<uint64_t, uint64_t> out{0, 0};
@@ -89,17 +111,24 @@ class WatchHubTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? *s : nullptr;
   }
+  // The watchers the fan-out tests use: alice's, team east's, everything, opportunity
+  // w-opp-b, stage negotiation.
+  struct Watchers {
+    std::shared_ptr<Subscription> alice, east, all, opp_b, to_neg;
+  };
+  Watchers SubscribeScopes() {
+    using Scope = WatchFilter::Scope;
+    return {Subscribe({Scope::kOwner, "alice", "", ""}), Subscribe({Scope::kTeam, "east", "", ""}),
+            Subscribe({Scope::kAll, "", "", ""}), Subscribe({Scope::kAll, "", "w-opp-b", ""}),
+            Subscribe({Scope::kAll, "", "", "negotiation"})};
+  }
   std::unique_ptr<Harness> h_;
 };
 
 TEST_F(WatchHubTest, FansOutByScopeAndFilters) {
   Init();
   using Scope = WatchFilter::Scope;
-  auto alice = Subscribe({Scope::kOwner, "alice", "", ""});
-  auto east = Subscribe({Scope::kTeam, "east", "", ""});
-  auto all = Subscribe({Scope::kAll, "", "", ""});
-  auto opp_b = Subscribe({Scope::kAll, "", "w-opp-b", ""});
-  auto to_neg = Subscribe({Scope::kAll, "", "", "negotiation"});
+  const auto [alice, east, all, opp_b, to_neg] = SubscribeScopes();
   auto bob_east = Subscribe({Scope::kOwner, "bob", "w-opp-a", ""});  // bob's, but not opp a
   ASSERT_EQ(h_->hub->subscribers(), 6);
   Append(
@@ -124,6 +153,62 @@ TEST_F(WatchHubTest, FansOutByScopeAndFilters) {
   EXPECT_EQ(Drain(*opp_b), (std::vector<std::string>{"w-b"}));
   EXPECT_EQ(Drain(*to_neg), (std::vector<std::string>{"w-b"}));
   EXPECT_TRUE(Drain(*bob_east).empty());
+}
+
+// A batch entry (one per SubmitProposals call) reaches each watcher as the same updates, in
+// the same order, as one entry per change would; a malformed one is skipped.
+TEST_F(WatchHubTest, BatchEntryFansOutEachUpdateInOrder) {
+  Init();
+  const auto [alice, east, all, opp_b, to_neg] = SubscribeScopes();
+  AppendBatch(*h_, {{.proposal_id = "w-bad"}}, "\x93\xa1x");  // 3 elements, 1 present
+  AppendBatch(
+      *h_,
+      {{.proposal_id = "w-a", .opportunity_id = "w-opp-a", .owner_id = "alice", .team_id = "east"},
+       {.kind = "merged",
+        .proposal_id = "w-b",
+        .opportunity_id = "w-opp-b",
+        .owner_id = "bob",
+        .team_id = "west",
+        .to_stage = "negotiation",
+        .version = 300},
+       {.proposal_id = "w-c", .opportunity_id = "w-opp-c", .owner_id = "carol", .team_id = "east"},
+       {.proposal_id = "w-d",
+        .opportunity_id = "w-opp-a",
+        .owner_id = "alice",
+        .team_id = "east"}});
+  const std::string last = Append(*h_, {.kind = "decided",
+                                        .proposal_id = "w-e",
+                                        .opportunity_id = "w-opp-b",
+                                        .owner_id = "alice",
+                                        .team_id = "west",
+                                        .status = "confirmed"});
+  WaitRead(*h_, last);
+  EXPECT_EQ(Drain(*alice), (std::vector<std::string>{"w-a", "w-d", "w-e"}));
+  EXPECT_EQ(Drain(*east), (std::vector<std::string>{"w-a", "w-c", "w-d"}));
+  EXPECT_EQ(Drain(*all), (std::vector<std::string>{"w-a", "w-b", "w-c", "w-d", "w-e"}));
+  EXPECT_EQ(Drain(*opp_b), (std::vector<std::string>{"w-b", "w-e"}));
+  EXPECT_EQ(Drain(*to_neg), (std::vector<std::string>{"w-b"}));
+
+  // The entry's own fields when the proposal cannot be loaded, version included.
+  redis::RedisClient client(h_->redis_options);
+  absl::StatusOr<redis::Reply> entries = client.Command("XRANGE", kUpdatesKey, "-", "+");
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  std::vector<UpdateEntry> updates;
+  for (const redis::Reply& e : entries->elements()) {
+    for (UpdateEntry& u : ParseUpdates(e)) {
+      if (u.proposal_id.rfind("w-", 0) == 0) updates.push_back(std::move(u));
+    }
+  }
+  ASSERT_EQ(updates.size(), 5u);
+  EXPECT_EQ(updates[1].kind, "merged");
+  EXPECT_EQ(updates[1].owner_id, "bob");
+  EXPECT_EQ(updates[1].team_id, "west");
+  EXPECT_EQ(updates[1].status, "pending");
+  EXPECT_EQ(updates[1].version, 300);
+  EXPECT_EQ(updates[1].to_stage, "negotiation");
+  EXPECT_EQ(updates[1].source, "email");
+  EXPECT_EQ(updates[0].id, updates[3].id);  // one entry
+  EXPECT_NE(updates[3].id, updates[4].id);
 }
 
 TEST_F(WatchHubTest, UpdateCarriesTheStoredProposalOrTheEntry) {
