@@ -227,7 +227,9 @@ absl::StatusOr<Decision> Engine::Process(const v1::Event& event,
   if (!d.reason.empty()) return d;
   const v1::Opportunity& opportunity = *resolution.opportunity;
   const CompiledPipeline& pipeline = *matcher_->rule_set().FindPipeline(opportunity.pipeline());
-  text::Extraction extraction = text::Extract(event);
+  // extraction_ keeps its segments' buffers across events (text::ExtractInto).
+  text::ExtractInto(event, {}, &extraction_);
+  text::Extraction& extraction = extraction_;
   d.dropped_formats.reserve(extraction.dropped.size());
   for (const text::DroppedPart& part : extraction.dropped) d.dropped_formats.push_back(part.format);
   if (!extraction.nothing_reason.empty()) {

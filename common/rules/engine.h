@@ -103,6 +103,7 @@ class Engine {
   std::vector<FiredRule> fired_;  // Process's, reused (capacity kept)
   std::vector<size_t> evidence_order_;
   std::vector<SegmentState> segments_;  // [0, segment_count_) in use
+  text::Extraction extraction_;         // Process's, reused (capacity kept)
   size_t segment_count_ = 0;
 };
 

@@ -16,25 +16,28 @@ namespace {
 
 using internal::Trim;
 
-// Identity map of a substring [begin, begin + length) of a field.
-OffsetMap ShiftedMap(size_t begin, size_t length) {
-  OffsetMap map;
-  if (begin > 0) map.AddAnchor(0, begin);
-  map.SetEnd(length, begin + length);
-  return map;
+// A new last segment of `out`: a spare one (its strings keep their capacity) when there is one.
+// Its text, field and map must all be overwritten.
+Segment& NewSegment(Extraction& out) {
+  if (out.spare_segments.empty()) return out.segments.emplace_back();
+  out.segments.push_back(std::move(out.spare_segments.back()));
+  out.spare_segments.pop_back();
+  return out.segments.back();
 }
 
 // Appends a segment for field[begin, end) verbatim.
 void AddSlice(Extraction& out, std::string_view field_value, size_t begin, size_t end,
               Speaker speaker, SegmentKind kind, const std::string& field) {
   if (end <= begin) return;
-  Segment seg;
+  Segment& seg = NewSegment(out);
   seg.text.assign(field_value.substr(begin, end - begin));
   seg.speaker = speaker;
   seg.kind = kind;
-  seg.field = field;
-  seg.to_field = ShiftedMap(begin, end - begin);
-  out.segments.push_back(std::move(seg));
+  seg.field.assign(field);
+  // Identity map of the substring, shifted by `begin`.
+  seg.to_field.Clear();
+  if (begin > 0) seg.to_field.AddAnchor(0, begin);
+  seg.to_field.SetEnd(end - begin, end);
 }
 
 // Trims `value` and appends it as one segment (nothing when blank).
@@ -73,7 +76,7 @@ void ExtractEmail(const v1::Event& event, const ExtractOptions& options, Extract
   std::string_view reason =
       internal::MachineMadeReason(email, event.from(), event.attributes(), body);
   if (!reason.empty()) {
-    out.nothing_reason = std::string(reason);
+    out.nothing_reason.assign(reason);
     DropWhole(out, body_field, field_value.size(), reason);
     return;
   }
@@ -101,13 +104,12 @@ void ExtractEmail(const v1::Event& event, const ExtractOptions& options, Extract
       AddSlice(out, body, span.begin, span.end, speaker, SegmentKind::kBody, body_field);
       continue;
     }
-    Segment seg;
+    Segment& seg = NewSegment(out);
     seg.text.assign(body.substr(span.begin, span.end - span.begin));
     seg.speaker = speaker;
     seg.kind = SegmentKind::kBody;
-    seg.field = body_field;
+    seg.field.assign(body_field);
     seg.to_field = MapTextRange(html, span.begin, span.end);
-    out.segments.push_back(std::move(seg));
   }
   for (const internal::FormatSpan& d : split.dropped) {
     out.dropped.push_back({body_field, to_field(d.begin), to_field(d.end), d.format});
@@ -259,15 +261,24 @@ void ExtractChat(const v1::Event& event, Extraction& out) {
 
 Extraction Extract(const v1::Event& event, const ExtractOptions& options) {
   Extraction out;
+  ExtractInto(event, options, &out);
+  return out;
+}
+
+void ExtractInto(const v1::Event& event, const ExtractOptions& options, Extraction* out) {
+  // Moving a segment keeps its strings' buffers: they wait in the spares for the next one.
+  for (Segment& segment : out->segments) out->spare_segments.push_back(std::move(segment));
+  out->segments.clear();
+  out->dropped.clear();
+  out->nothing_reason.clear();
   const std::string& source = event.source();
   if (source == "email") {
-    ExtractEmail(event, options, out);
+    ExtractEmail(event, options, *out);
   } else if (source == "call") {
-    ExtractCall(event, out);
+    ExtractCall(event, *out);
   } else if (source == "chat") {
-    ExtractChat(event, out);
+    ExtractChat(event, *out);
   }
-  return out;
 }
 
 }  // namespace autostage::text

@@ -49,6 +49,10 @@ struct ExtractOptions {
 // The event must already be validated (common/event). Never fails: bad input yields fewer
 // segments, not an error.
 Extraction Extract(const v1::Event& event, const ExtractOptions& options = {});
+// The same into `*out` (overwritten), reusing its storage: a caller extracting a stream of
+// events into one Extraction (one per thread) allocates only when an event has more or longer
+// segments than any before. Same segments, dropped parts and reason as Extract().
+void ExtractInto(const v1::Event& event, const ExtractOptions& options, Extraction* out);
 
 }  // namespace autostage::text
 

@@ -52,6 +52,9 @@ struct Extraction {
   // call, ...): the reason, e.g. "auto_reply", "calendar", "bounce", "newsletter",
   // "call_not_answered". Then `segments` is empty.
   std::string nothing_reason;
+  // Not content: segments of earlier events kept by ExtractInto (extract.h) so that their
+  // strings and offset maps keep their capacity for the next event.
+  std::vector<Segment> spare_segments;
 };
 
 }  // namespace autostage::text

@@ -158,8 +158,16 @@ size_t NeedleSet::Count(std::string_view hay, size_t limit) const {
     }
     const unsigned first = kLowerTable[h[i]];
     const unsigned b = kLowerTable[h[i + 1]];
-    const unsigned k = (first * 131u + b) & 4095u;
-    if ((bits_[k >> 6] & (uint64_t{1} << (k & 63))) != 0) {
+    bool maybe = false;
+    if (i + 2 < hay.size()) {
+      const unsigned k = ((first * 131u + b) * 131u + kLowerTable[h[i + 2]]) & 4095u;
+      maybe = (bits_[k >> 6] & (uint64_t{1} << (k & 63))) != 0;
+    }
+    if (!maybe && has_short_) {
+      const unsigned k = (first * 131u + b) & 4095u;
+      maybe = (bits_[k >> 6] & (uint64_t{1} << (k & 63))) != 0;
+    }
+    if (maybe) {
       for (size_t idx = 0; idx < size_; ++idx) {
         std::string_view n = needles_[idx];
         if (static_cast<unsigned char>(n[0]) != first || static_cast<unsigned char>(n[1]) != b ||

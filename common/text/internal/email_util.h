@@ -43,9 +43,11 @@ inline bool ContainsNoCase(std::string_view hay, std::string_view needle) {
   return FindNoCase(hay, needle) != std::string_view::npos;
 }
 // A fixed list of lower-case needles (2..64 bytes each) searched for in one pass, ASCII
-// case-insensitively, with a bitmap of the needles' first two bytes as a filter: most
-// positions of Chinese or English text start no needle, so the scan costs about a table
-// lookup per byte. Declare lists as `static constexpr` so the bitmap is built at compile time.
+// case-insensitively, with a table of the needles' first bytes and a bitmap of their first
+// three bytes (two for a two-byte needle) as filters: most positions of Chinese or English text
+// start no needle, so the scan costs about a table lookup per byte, and a Chinese needle is
+// tried only where its whole first character is. Declare lists as `static constexpr` so the
+// tables are built at compile time.
 class NeedleSet {
  public:
   static constexpr size_t kMaxNeedle = 64;
@@ -58,8 +60,9 @@ class NeedleSet {
       for (char c : n) {
         if (c >= 'A' && c <= 'Z') throw "NeedleSet: needles must be lower case";
       }
-      unsigned k = Key(n[0], n[1]);
+      unsigned k = n.size() == 2 ? Key(n[0], n[1]) : Key3(n[0], n[1], n[2]);
       bits_[k >> 6] |= uint64_t{1} << (k & 63);
+      has_short_ |= n.size() == 2;
       const auto first = static_cast<unsigned char>(n[0]);
       may_start_[first] = true;
       if (first >= 'a' && first <= 'z') may_start_[first - 'a' + 'A'] = true;
@@ -78,10 +81,18 @@ class NeedleSet {
             static_cast<unsigned char>(b)) &
            4095u;
   }
+  static constexpr unsigned Key3(char a, char b, char c) {
+    return ((static_cast<unsigned>(static_cast<unsigned char>(a)) * 131u +
+             static_cast<unsigned char>(b)) *
+                131u +
+            static_cast<unsigned char>(c)) &
+           4095u;
+  }
 
   const std::string_view* needles_;
   size_t size_;
-  uint64_t bits_[64] = {};    // (first, second) byte pairs, hashed by Key
+  uint64_t bits_[64] = {};    // first three bytes hashed by Key3 (first two by Key if 2 long)
+  bool has_short_ = false;    // some needle is two bytes long
   bool may_start_[256] = {};  // first bytes, both cases: most positions fail this one test
 };
 
