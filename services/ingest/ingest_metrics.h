@@ -68,8 +68,13 @@ struct IngestMetrics {
   // The poll loop stalled past max.poll.interval.ms and the member left the group (scenario 4).
   prometheus::Counter& poll_interval_exceeded;
   prometheus::Counter& rule_engine_rebuilds;
-  // occurred_at → proposal acknowledged by review.
+  // occurred_at → proposal acknowledged by review (= event_to_consume + consume_to_ack).
   prometheus::Histogram& event_to_ack;
+  // occurred_at → consumed: the producer's, the broker's and the fetch's share, which ingest
+  // does not control (every decoded event).
+  prometheus::Histogram& event_to_consume;
+  // Consumed → proposal acknowledged by review: ingest's own share of event_to_ack.
+  prometheus::Histogram& consume_to_ack;
   // Consumed → fully handled (offset storable).
   prometheus::Histogram& consume_to_done;
   prometheus::Gauge& queued;
