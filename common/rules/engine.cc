@@ -10,6 +10,12 @@ namespace {
 
 bool IsContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
+// ' ', '\n', '\r', '\t'; one comparison for the usual byte above ' '.
+inline bool IsSnippetSpace(char c) {
+  const auto b = static_cast<unsigned char>(c);
+  return b <= ' ' && (b == ' ' || b == '\n' || b == '\r' || b == '\t');
+}
+
 SegmentContext EventContext(const v1::Event& event) {
   SegmentContext context;
   context.source = event.source();
@@ -68,13 +74,13 @@ std::string Snippet(std::string_view text, size_t begin, size_t end, size_t cont
   bool content = false;
   for (size_t i = from; i < to;) {
     size_t j = i;
-    while (j < to && text[j] != ' ' && text[j] != '\n' && text[j] != '\r' && text[j] != '\t') ++j;
+    while (j < to && !IsSnippetSpace(text[j])) ++j;
     if (j > i) {
       if (content && i > from) out.push_back(' ');
       out.append(text.data() + i, j - i);
       content = true;
     }
-    while (j < to && (text[j] == ' ' || text[j] == '\n' || text[j] == '\r' || text[j] == '\t')) ++j;
+    while (j < to && IsSnippetSpace(text[j])) ++j;
     i = j;
   }
   if (to < text.size()) out += "…";

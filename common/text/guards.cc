@@ -200,27 +200,45 @@ class ZhLexicon {
   void Finish() {
     std::sort(entries_.begin(), entries_.end(),
               [](const Entry& a, const Entry& b) { return a.text < b.text; });
+    // Entries sharing a first character are adjacent (UTF-8 byte order is code point order).
+    firsts_.clear();
+    for (size_t k = 0; k < entries_.size(); ++k) {
+      size_t len;
+      const char32_t cp = CodePointAt(entries_[k].text, 0, &len);
+      if (firsts_.empty() || firsts_.back().cp != cp) firsts_.push_back({cp, k, k});
+      firsts_.back().end = k + 1;
+    }
   }
   bool MayStartWith(char32_t cp) const { return first_.Has(cp); }
 
-  // Longest entry starting at `pos` and ending at or before `limit`, or nullptr.
+  // Longest entry starting at `pos` and ending at or before `limit`, or nullptr (the first in
+  // sorted order among equally long ones).
   const Entry* Longest(std::string_view text, size_t pos, size_t limit) const {
     if (pos >= text.size()) return nullptr;
     size_t len;
-    if (!first_.Has(CodePointAt(text, pos, &len))) return nullptr;
-    const std::string_view key = text.substr(pos, len);
-    auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
-                               [](const Entry& e, std::string_view k) { return e.text < k; });
+    const char32_t cp = CodePointAt(text, pos, &len);
+    if (!first_.Has(cp)) return nullptr;
+    auto group = std::lower_bound(firsts_.begin(), firsts_.end(), cp,
+                                  [](const First& f, char32_t c) { return f.cp < c; });
+    if (group == firsts_.end() || group->cp != cp) return nullptr;
     const Entry* best = nullptr;
-    for (; it != entries_.end() && it->text.starts_with(key); ++it) {
-      if (pos + it->text.size() <= limit && StartsWithAt(text, pos, it->text) &&
-          (best == nullptr || it->text.size() > best->text.size()))
-        best = &*it;
+    for (size_t k = group->begin; k < group->end; ++k) {
+      const Entry& e = entries_[k];
+      if (pos + e.text.size() <= limit && (best == nullptr || e.text.size() > best->text.size()) &&
+          text.compare(pos, e.text.size(), e.text) == 0)
+        best = &e;
     }
     return best;
   }
 
  private:
+  // The entries [begin, end) whose first character is `cp`.
+  struct First {
+    char32_t cp = 0;
+    size_t begin = 0;
+    size_t end = 0;
+  };
+  std::vector<First> firsts_;
   std::vector<Entry> entries_;
   FirstCharSet first_;
 };
@@ -240,8 +258,21 @@ class EnLexicon {
   void Finish() {
     std::sort(entries_.begin(), entries_.end(),
               [](const Entry& a, const Entry& b) { return a.first_word < b.first_word; });
+    for (const Entry& e : entries_) {
+      if (e.first_word.empty()) continue;
+      const auto b = static_cast<uint8_t>(e.first_word.front());
+      first_bytes_[b >> 6] |= uint64_t{1} << (b & 63);
+      lengths_ |= uint64_t{1} << std::min<size_t>(e.first_word.size(), 63);
+    }
   }
   std::span<const Entry> StartingWith(std::string_view word) const {
+    // Most words start no cue: a first-byte and a length test reject them without a search.
+    if (!word.empty()) {
+      const auto b = static_cast<uint8_t>(word.front());
+      if (((first_bytes_[b >> 6] >> (b & 63)) & 1) == 0 ||
+          ((lengths_ >> std::min<size_t>(word.size(), 63)) & 1) == 0)
+        return {};
+    }
     auto [lo, hi] = std::equal_range(
         entries_.begin(), entries_.end(), Entry{word, {}, 0},
         [](const Entry& a, const Entry& b) { return a.first_word < b.first_word; });
@@ -250,6 +281,8 @@ class EnLexicon {
 
  private:
   std::vector<Entry> entries_;
+  std::array<uint64_t, 4> first_bytes_{};  // first bytes of the first words
+  uint64_t lengths_ = 0;                   // their lengths (63: 63 or more)
 };
 
 // Chinese exception phrases ("差不多", "方便的话") indexed by each character they hold, so
