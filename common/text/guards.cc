@@ -5,6 +5,10 @@
 #include <unicode/ubrk.h>
 #include <unicode/utext.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -31,14 +35,16 @@ using UTextHandle = Handle<UText, &utext_close>;
 // any punctuation is cut there so one call stays cheap.
 constexpr size_t kMaxSentenceReach = 2048;
 
-bool StartsWithAt(std::string_view text, size_t pos, std::string_view s) {
-  return pos <= text.size() && text.size() - pos >= s.size() && text.compare(pos, s.size(), s) == 0;
+inline bool StartsWithAt(std::string_view text, size_t pos, std::string_view s) {
+  return pos <= text.size() && text.size() - pos >= s.size() &&
+         (s.empty() || std::memcmp(text.data() + pos, s.data(), s.size()) == 0);
 }
 
 bool IsContinuation(uint8_t b) { return (b & 0xC0) == 0x80; }
 
-// Code point at `pos` (text is valid UTF-8: normalized) and its byte length.
-char32_t CodePointAt(std::string_view text, size_t pos, size_t* len) {
+// Code point at `pos` (text is valid UTF-8: normalized) and its byte length. Inlined: the
+// scans call it at every character.
+[[gnu::always_inline]] inline char32_t CodePointAt(std::string_view text, size_t pos, size_t* len) {
   const auto* s = reinterpret_cast<const uint8_t*>(text.data());
   const uint8_t b0 = s[pos];
   size_t n = b0 < 0x80 ? 1 : b0 < 0xE0 ? 2 : b0 < 0xF0 ? 3 : 4;
@@ -97,6 +103,58 @@ constexpr auto kTerminatorLead = [] {
 
 inline bool MayEndSentence(std::string_view text, size_t pos) {
   return kTerminatorLead[static_cast<uint8_t>(text[pos])];
+}
+
+#if defined(__SSE2__)
+// Bit k set when byte k of the 16 at `p` is in kTerminatorLead (the same eight bytes).
+inline unsigned TerminatorLeadMask(const char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  auto eq = [&](char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); };
+  const __m128i ascii = _mm_or_si128(_mm_or_si128(eq('!'), eq('?')),
+                                     _mm_or_si128(_mm_or_si128(eq('\n'), eq('\r')), eq('.')));
+  const __m128i lead = _mm_or_si128(_mm_or_si128(eq('\xE2'), eq('\xE3')), eq('\xEF'));
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(ascii, lead)));
+}
+#endif
+
+// First position in [q, limit) whose byte may start a terminator, or `limit`. With `simd`, 16
+// bytes per step: sentences run to a few hundred bytes between terminators, and the
+// sentence scans are most of FindSentence's cost. Both ways find the same position
+// (guards_test compares Create() with CreateReference() on random text and the dev corpus).
+size_t NextTerminatorLead(std::string_view text, size_t q, size_t limit, bool simd) {
+#if defined(__SSE2__)
+  if (simd) {
+    for (; q + 16 <= limit; q += 16) {
+      if (const unsigned mask = TerminatorLeadMask(text.data() + q)) {
+        return q + static_cast<size_t>(__builtin_ctz(mask));
+      }
+    }
+  }
+#else
+  (void)simd;
+#endif
+  while (q < limit && !MayEndSentence(text, q)) ++q;
+  return q;
+}
+
+// Last position in [floor, q) whose byte may start a terminator, or npos.
+size_t PrevTerminatorLead(std::string_view text, size_t q, size_t floor, bool simd) {
+#if defined(__SSE2__)
+  if (simd) {
+    for (; q >= floor + 16; q -= 16) {
+      if (const unsigned mask = TerminatorLeadMask(text.data() + q - 16)) {
+        return q - 16 + static_cast<size_t>(31 - __builtin_clz(mask));
+      }
+    }
+  }
+#else
+  (void)simd;
+#endif
+  while (q > floor) {
+    --q;
+    if (MayEndSentence(text, q)) return q;
+  }
+  return std::string_view::npos;
 }
 
 // Closing quotes and brackets that belong to the sentence they close.
@@ -211,27 +269,46 @@ class ZhLexicon {
   }
   bool MayStartWith(char32_t cp) const { return first_.Has(cp); }
 
+  // The entry with the lowest source index among those starting at `pos` and ending at or
+  // before `limit`, or nullptr: what a loop over the source list in order finds first.
+  const Entry* FirstListed(std::string_view text, size_t pos, size_t limit) const {
+    const auto [lo, hi] = Group(text, pos);
+    const Entry* best = nullptr;
+    for (const Entry* e = lo; e != hi; ++e) {
+      if (pos + e->text.size() <= limit && (best == nullptr || e->index < best->index) &&
+          StartsWithAt(text, pos, e->text))
+        best = e;
+    }
+    return best;
+  }
+
   // Longest entry starting at `pos` and ending at or before `limit`, or nullptr (the first in
   // sorted order among equally long ones).
   const Entry* Longest(std::string_view text, size_t pos, size_t limit) const {
-    if (pos >= text.size()) return nullptr;
-    size_t len;
-    const char32_t cp = CodePointAt(text, pos, &len);
-    if (!first_.Has(cp)) return nullptr;
-    auto group = std::lower_bound(firsts_.begin(), firsts_.end(), cp,
-                                  [](const First& f, char32_t c) { return f.cp < c; });
-    if (group == firsts_.end() || group->cp != cp) return nullptr;
+    const auto [lo, hi] = Group(text, pos);
     const Entry* best = nullptr;
-    for (size_t k = group->begin; k < group->end; ++k) {
-      const Entry& e = entries_[k];
-      if (pos + e.text.size() <= limit && (best == nullptr || e.text.size() > best->text.size()) &&
-          text.compare(pos, e.text.size(), e.text) == 0)
-        best = &e;
+    for (const Entry* e = lo; e != hi; ++e) {
+      if (pos + e->text.size() <= limit &&
+          (best == nullptr || e->text.size() > best->text.size()) &&
+          StartsWithAt(text, pos, e->text))
+        best = e;
     }
     return best;
   }
 
  private:
+  // The entries whose first character is the one at `pos` (empty when none).
+  std::pair<const Entry*, const Entry*> Group(std::string_view text, size_t pos) const {
+    if (pos >= text.size()) return {nullptr, nullptr};
+    size_t len;
+    const char32_t cp = CodePointAt(text, pos, &len);
+    if (!first_.Has(cp)) return {nullptr, nullptr};
+    auto group = std::lower_bound(firsts_.begin(), firsts_.end(), cp,
+                                  [](const First& f, char32_t c) { return f.cp < c; });
+    if (group == firsts_.end() || group->cp != cp) return {nullptr, nullptr};
+    return {entries_.data() + group->begin, entries_.data() + group->end};
+  }
+
   // The entries [begin, end) whose first character is `cp`.
   struct First {
     char32_t cp = 0;
@@ -338,6 +415,12 @@ struct Lexicons {
   // trailing cues, clause conjunctions. A run without any of them needs no word breaks.
   ZhLexicon zh_trigger;
   FirstCharSet zh_question_first;  // first characters of question cues, tails, 不/没/么
+  ZhLexicon zh_question;           // index into ZhQuestionCues()
+  FirstCharSet zh_question_tail_first;
+  // Trailing hypothetical cues and clause conjunctions: the strings whose word breaks matter
+  // after the match (see Prepare).
+  ZhLexicon zh_structural;
+  std::array<bool, 256> zh_negating_tail_lead{};  // first bytes of ZhNegatingTails()
   EnLexicon en_negation;
   EnLexicon en_negation_exceptions;
   EnLexicon en_hypothetical;
@@ -358,13 +441,31 @@ std::shared_ptr<const Lexicons> BuildLexicons() {
     lex->zh_hypothetical.Add(zh_hypothetical[k].text, k);
     lex->zh_trigger.Add(zh_hypothetical[k].text, k);
   }
-  for (std::string_view s : internal::ZhTrailingHypotheticalCues()) lex->zh_trigger.Add(s, 0);
-  for (std::string_view s : internal::ZhClauseConjunctions()) lex->zh_trigger.Add(s, 0);
+  for (std::string_view s : internal::ZhTrailingHypotheticalCues()) {
+    lex->zh_trigger.Add(s, 0);
+    lex->zh_structural.Add(s, 0);
+  }
+  for (std::string_view s : internal::ZhClauseConjunctions()) {
+    lex->zh_trigger.Add(s, 0);
+    lex->zh_structural.Add(s, 0);
+  }
   lex->zh_negation.Finish();
   lex->zh_hypothetical.Finish();
   lex->zh_trigger.Finish();
-  for (std::string_view s : internal::ZhQuestionCues()) lex->zh_question_first.Add(s);
-  for (std::string_view s : internal::ZhQuestionTails()) lex->zh_question_first.Add(s);
+  lex->zh_structural.Finish();
+  const auto zh_question = internal::ZhQuestionCues();
+  for (size_t k = 0; k < zh_question.size(); ++k) {
+    lex->zh_question_first.Add(zh_question[k]);
+    lex->zh_question.Add(zh_question[k], k);
+  }
+  lex->zh_question.Finish();
+  for (std::string_view s : internal::ZhQuestionTails()) {
+    lex->zh_question_first.Add(s);
+    lex->zh_question_tail_first.Add(s);
+  }
+  for (std::string_view s : internal::ZhNegatingTails()) {
+    if (!s.empty()) lex->zh_negating_tail_lead[static_cast<uint8_t>(s.front())] = true;
+  }
   for (std::string_view s : {"不", "没", "么"}) lex->zh_question_first.Add(s);
 
   const auto en_negation = internal::EnNegationCues();
@@ -435,6 +536,7 @@ struct Run {
   size_t last = 0;
   size_t first_hyp = std::string_view::npos;
   size_t last_hyp = 0;
+  bool structural = false;  // holds a trailing hypothetical cue or a clause conjunction
 };
 
 // ICU segments a Chinese run only within this many bytes (8 characters) of its first and last
@@ -443,13 +545,16 @@ constexpr size_t kSegmentMargin = 24;
 
 class IcuGuardAnalyzer final : public GuardAnalyzer {
  public:
+  // `reference`: take the general path everywhere (byte-at-a-time sentence scans, question
+  // cues in list order, every cue-bearing run of the clause segmented); tests check that the
+  // fast paths give the same findings.
   IcuGuardAnalyzer(std::shared_ptr<const Lexicons> lexicons,
-                   std::unique_ptr<icu::BreakIterator> words)
-      : lex_(std::move(lexicons)), words_(std::move(words)) {}
+                   std::unique_ptr<icu::BreakIterator> words, bool reference)
+      : lex_(std::move(lexicons)), words_(std::move(words)), reference_(reference) {}
 
   std::unique_ptr<GuardAnalyzer> Clone() const override {
-    return std::make_unique<IcuGuardAnalyzer>(lex_,
-                                              std::unique_ptr<icu::BreakIterator>(words_->clone()));
+    return std::make_unique<IcuGuardAnalyzer>(
+        lex_, std::unique_ptr<icu::BreakIterator>(words_->clone()), reference_);
   }
 
   ByteRange SentenceAt(std::string_view text, size_t begin, size_t end) override {
@@ -482,13 +587,13 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
     begin = std::min(begin, end);
   }
 
-  static ByteRange FindSentence(std::string_view text, size_t begin, size_t end) {
+  ByteRange FindSentence(std::string_view text, size_t begin, size_t end) const {
     ByteRange s{0, text.size()};
     const size_t floor = begin > kMaxSentenceReach ? begin - kMaxSentenceReach : 0;
     bool found = false;
     for (size_t q = begin; q > floor;) {
-      --q;
-      if (!MayEndSentence(text, q)) continue;
+      q = PrevTerminatorLead(text, q, floor, !reference_);
+      if (q == std::string_view::npos) break;
       const size_t len = TerminatorLength(text, q);
       if (len > 0 && q + len <= begin) {
         s.begin = q + len;
@@ -505,7 +610,9 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
     const size_t ceiling = std::min(text.size(), end + kMaxSentenceReach);
     s.end = ceiling;
     for (size_t q = end; q < ceiling;) {
-      size_t len = MayEndSentence(text, q) ? TerminatorLength(text, q) : 0;
+      q = NextTerminatorLead(text, q, ceiling, !reference_);
+      if (q >= ceiling) break;
+      size_t len = TerminatorLength(text, q);
       if (len == 0) {
         ++q;
         continue;
@@ -645,8 +752,14 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
       size_t first = std::string_view::npos;
       size_t end = 0;
       if (r.begin >= clause_begin && r.begin < clause_end) {
-        first = r.first;
-        end = r.last;
+        // A run after the match matters only through its clause conjunctions (they end the
+        // clause) and trailing hypothetical cues ("签的话"): negation and other hypothetical
+        // cues count before the match only, and question cues are plain strings. Without
+        // either, its words change no finding and it stays opaque.
+        if (reference_ || r.begin < me || r.structural) {
+          first = r.first;
+          end = r.last;
+        }
       } else if (r.begin < clause_begin) {
         first = r.first_hyp;
         end = r.last_hyp;
@@ -736,10 +849,15 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
           r.first = std::min(r.first, r.end);
           r.last = std::max(r.last, r.end + hit->text.size());
         }
-        if (const auto* hit = lex_->zh_hypothetical.Longest(text, r.end, limit)) {
-          r.first_hyp = std::min(r.first_hyp, r.end);
-          r.last_hyp = std::max(r.last_hyp, r.end + hit->text.size());
+        if (lex_->zh_hypothetical.MayStartWith(cp)) {
+          if (const auto* hit = lex_->zh_hypothetical.Longest(text, r.end, limit)) {
+            r.first_hyp = std::min(r.first_hyp, r.end);
+            r.last_hyp = std::max(r.last_hyp, r.end + hit->text.size());
+          }
         }
+        if (!r.structural && lex_->zh_structural.MayStartWith(cp) &&
+            lex_->zh_structural.Longest(text, r.end, limit) != nullptr)
+          r.structural = true;
       }
       r.end += len;
     }
@@ -946,10 +1064,13 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
       if (w.size() > 3 && w.ends_with("n't")) add(TokenText(text, t), 1);
     }
     // A short negating tail right after the match: "签不了", "盖章还没".
-    for (std::string_view tail : internal::ZhNegatingTails()) {
-      if (me < f.clause.end && StartsWithAt(text, me, tail) && me + tail.size() <= f.clause.end) {
-        add(tail, 1);
-        break;
+    if (me < f.clause.end &&
+        (reference_ || lex_->zh_negating_tail_lead[static_cast<uint8_t>(text[me])])) {
+      for (std::string_view tail : internal::ZhNegatingTails()) {
+        if (StartsWithAt(text, me, tail) && me + tail.size() <= f.clause.end) {
+          add(tail, 1);
+          break;
+        }
       }
     }
     if (weight % 2 == 1) {
@@ -1050,13 +1171,23 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
       if (IsQuestionMark(ch)) return ch;
     }
     for (size_t pos = c.begin; pos < c.end;) {
+      // Every cue here starts with a Chinese character: ASCII bytes are passed over.
+      if (!reference_ && static_cast<uint8_t>(text[pos]) < 0x80) {
+        ++pos;
+        continue;
+      }
       size_t len;
       const char32_t cp = CodePointAt(text, pos, &len);
       if (IsCjkLetter(cp) && lex_->zh_question_first.Has(cp)) {
-        for (std::string_view cue : internal::ZhQuestionCues()) {
-          if (pos + cue.size() <= c.end && StartsWithAt(text, pos, cue)) return cue;
+        if (reference_) {
+          for (std::string_view cue : internal::ZhQuestionCues()) {
+            if (pos + cue.size() <= c.end && StartsWithAt(text, pos, cue)) return cue;
+          }
+        } else if (const auto* hit = lex_->zh_question.FirstListed(text, pos, c.end)) {
+          return hit->text;
         }
         for (std::string_view tail : internal::ZhQuestionTails()) {
+          if (!reference_ && !lex_->zh_question_tail_first.Has(cp)) break;
           if (!StartsWithAt(text, pos, tail)) continue;
           const size_t after = pos + tail.size();
           if (after >= last || StartsWithAt(text, after, "呢") || StartsWithAt(text, after, "啊") ||
@@ -1138,11 +1269,14 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
   std::string word_buf_;
   size_t mb_ = 0;
   size_t me_ = 0;
+  bool reference_ = false;
 };
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<GuardAnalyzer>> GuardAnalyzer::Create() {
+namespace {
+
+absl::StatusOr<std::unique_ptr<GuardAnalyzer>> CreateAnalyzer(bool reference) {
   UErrorCode status = U_ZERO_ERROR;
   std::unique_ptr<icu::BreakIterator> words(
       icu::BreakIterator::createWordInstance(icu::Locale("zh", "CN"), status));
@@ -1150,7 +1284,17 @@ absl::StatusOr<std::unique_ptr<GuardAnalyzer>> GuardAnalyzer::Create() {
     return absl::InternalError(
         absl::StrCat("ICU word break iterator unavailable: ", u_errorName(status)));
   }
-  return std::make_unique<IcuGuardAnalyzer>(BuildLexicons(), std::move(words));
+  return std::make_unique<IcuGuardAnalyzer>(BuildLexicons(), std::move(words), reference);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<GuardAnalyzer>> GuardAnalyzer::Create() {
+  return CreateAnalyzer(/*reference=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<GuardAnalyzer>> GuardAnalyzer::CreateReference() {
+  return CreateAnalyzer(/*reference=*/true);
 }
 
 }  // namespace autostage::text

@@ -63,6 +63,10 @@ struct GuardFindings {
 class GuardAnalyzer {
  public:
   static absl::StatusOr<std::unique_ptr<GuardAnalyzer>> Create();
+  // The same analysis on the general path only (no SIMD sentence scans, question cues tried in
+  // list order, every cue-bearing Chinese run of the clause segmented). Slower; for tests that
+  // check Create()'s fast paths find exactly the same.
+  static absl::StatusOr<std::unique_ptr<GuardAnalyzer>> CreateReference();
   virtual ~GuardAnalyzer() = default;
   virtual std::unique_ptr<GuardAnalyzer> Clone() const = 0;
 

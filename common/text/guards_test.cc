@@ -1,5 +1,8 @@
 #include "common/text/guards.h"
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
@@ -7,8 +10,13 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
+#include "autostage/v1/event.pb.h"
+#include "common/text/extract.h"
+#include "common/text/internal/guard_cues.h"
 #include "common/text/normalize.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 
 namespace autostage::text {
@@ -436,6 +444,163 @@ TEST_F(GuardsTest, RandomRangesStayInBounds) {
     ASSERT_LE(f.sentence.begin, b) << text;
     ASSERT_GE(f.sentence.end, e) << text;
   }
+}
+
+// Create()'s fast paths (SIMD sentence scans, question cues through an index, runs after the
+// match left unsegmented when their words cannot matter) must find exactly what the general
+// path of CreateReference() finds.
+void ExpectSameFindings(GuardAnalyzer& fast, GuardAnalyzer& reference, std::string_view text,
+                        size_t b, size_t e) {
+  const GuardFindings f = fast.Analyze(text, b, e);
+  const GuardFindings r = reference.Analyze(text, b, e);
+  const auto where = [&] {
+    return ::testing::Message() << "[" << b << ", " << e << ") of: " << text;
+  };
+  ASSERT_EQ(f.sentence.begin, r.sentence.begin) << where();
+  ASSERT_EQ(f.sentence.end, r.sentence.end) << where();
+  ASSERT_EQ(f.clause.begin, r.clause.begin) << where();
+  ASSERT_EQ(f.clause.end, r.clause.end) << where();
+  ASSERT_EQ(f.negated, r.negated) << where();
+  ASSERT_EQ(f.hypothetical, r.hypothetical) << where();
+  ASSERT_EQ(f.question, r.question) << where();
+  ASSERT_EQ(f.negation_cue, r.negation_cue) << where();
+  ASSERT_EQ(f.hypothetical_cue, r.hypothetical_cue) << where();
+  ASSERT_EQ(f.question_cue, r.question_cue) << where();
+  const ByteRange fc = fast.ClauseAt(text, b, e);
+  const ByteRange rc = reference.ClauseAt(text, b, e);
+  ASSERT_EQ(fc.begin, rc.begin) << where();
+  ASSERT_EQ(fc.end, rc.end) << where();
+  const ByteRange fs = fast.SentenceAt(text, b, e);
+  ASSERT_EQ(fs.begin, r.sentence.begin) << where();
+  ASSERT_EQ(fs.end, r.sentence.end) << where();
+}
+
+TEST_F(GuardsTest, FastPathsMatchReferenceOnRandomText) {
+  auto reference = GuardAnalyzer::CreateReference();
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  std::vector<std::string_view> pieces = {"，",
+                                          "。",
+                                          "?",
+                                          "？",
+                                          "!",
+                                          "！",
+                                          "…",
+                                          "\n",
+                                          ". ",
+                                          "7.5",
+                                          "v2.0",
+                                          "1,000",
+                                          " ",
+                                          "  ",
+                                          "\"",
+                                          "”",
+                                          "）",
+                                          ":",
+                                          ";",
+                                          "—",
+                                          "、",
+                                          "合同",
+                                          "签",
+                                          "盖章",
+                                          "报价",
+                                          "领导",
+                                          "价格",
+                                          "我们",
+                                          "您",
+                                          "了",
+                                          "呢",
+                                          "啊",
+                                          "么",
+                                          "什么",
+                                          "再",
+                                          "等",
+                                          "之后",
+                                          "don't",
+                                          "haven’t",
+                                          "the contract",
+                                          "signed",
+                                          "quote",
+                                          "you",
+                                          "may 5",
+                                          "could you",
+                                          "Thanks for the quote",
+                                          "procurement reviewed the terms with legal this morning",
+                                          "éte",
+                                          "签了没",
+                                          "好了没有"};
+  for (const internal::Cue& c : internal::ZhNegationCues()) pieces.push_back(c.text);
+  for (const internal::Cue& c : internal::EnNegationCues()) pieces.push_back(c.text);
+  for (const internal::Cue& c : internal::ZhHypotheticalCues()) pieces.push_back(c.text);
+  for (const internal::Cue& c : internal::EnHypotheticalCues()) pieces.push_back(c.text);
+  for (auto list : {internal::ZhNegationExceptions(), internal::EnNegationExceptions(),
+                    internal::ZhNegatingTails(), internal::ZhQuestionTails(),
+                    internal::ZhHypotheticalExceptions(), internal::EnHypotheticalExceptions(),
+                    internal::ZhTrailingHypotheticalCues(), internal::EnTrailingHypotheticalCues(),
+                    internal::ZhQuestionCues(), internal::ZhFinalQuestionParticles(),
+                    internal::EnQuestionAuxiliaries(), internal::EnQuestionSubjects(),
+                    internal::EnQuestionWords(), internal::ZhClauseConjunctions(),
+                    internal::EnClauseConjunctions(), internal::ZhNegationPrefixAdverbs()}) {
+    pieces.insert(pieces.end(), list.begin(), list.end());
+  }
+  std::mt19937 rng(20261127);  // fixed seed: deterministic
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const int n = 1 + static_cast<int>(rng() % 60);
+    for (int k = 0; k < n; ++k) {
+      text += pieces[rng() % pieces.size()];
+      if (rng() % 3 == 0) text += ' ';
+    }
+    // Arbitrary byte ranges, also inside a character: both paths must still agree.
+    for (int probe = 0; probe < 4; ++probe) {
+      const size_t b = rng() % (text.size() + 1);
+      const size_t e = b + rng() % std::min<size_t>(text.size() - b + 1, 24);
+      ExpectSameFindings(*analyzer_, **reference, text, b, e);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+// Over the dev corpus (shared/corpus/dev): every segment of every event, extracted and
+// normalized as the engine does, probed at every character start with matches of one and
+// three characters (every anchor of the default packs starts at a character start) — the
+// fast paths agree with the general path on all of them.
+TEST_F(GuardsTest, FastPathsMatchReferenceOnDevCorpus) {
+  const char* src = std::getenv("AUTOSTAGE_SOURCE_DIR");
+  if (src == nullptr) GTEST_SKIP() << "AUTOSTAGE_SOURCE_DIR not set";
+  const std::filesystem::path events_path =
+      std::filesystem::path(src) / ".." / "shared" / "corpus" / "dev" / "events.jsonl";
+  if (!std::filesystem::exists(events_path)) {
+    GTEST_SKIP() << "dev corpus not found at " << events_path;
+  }
+  auto reference = GuardAnalyzer::CreateReference();
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  std::ifstream events(events_path);
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  size_t probes = 0;
+  for (std::string line; std::getline(events, line);) {
+    if (line.empty()) continue;
+    v1::Event event;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &event, options).ok()) << line;
+    const Extraction x = Extract(event);
+    for (const Segment& segment : x.segments) {
+      const std::string text = normalizer_->NormalizeString(segment.text);
+      std::vector<size_t> starts;
+      for (size_t k = 0; k < text.size(); ++k) {
+        if ((static_cast<uint8_t>(text[k]) & 0xC0) != 0x80) starts.push_back(k);
+      }
+      starts.push_back(text.size());
+      for (size_t k = 0; k + 1 < starts.size(); ++k) {
+        for (size_t chars : {1, 3}) {
+          const size_t e = starts[std::min(k + chars, starts.size() - 1)];
+          ExpectSameFindings(*analyzer_, **reference, text, starts[k], e);
+          if (HasFatalFailure()) return;
+          ++probes;
+        }
+      }
+    }
+  }
+  EXPECT_GT(probes, 10000u);
 }
 
 }  // namespace

@@ -12,7 +12,11 @@ autostage_library(autostage_normalize
 
 autostage_test(normalize_test SOURCES normalize_test.cc DEPS autostage_normalize)
 autostage_test(offset_map_test SOURCES offset_map_test.cc DEPS autostage_text)
-autostage_test(guards_test SOURCES guards_test.cc DEPS autostage_normalize)
+# guards_test also compares Create() with CreateReference() over the extracted dev corpus.
+autostage_test(guards_test
+  SOURCES guards_test.cc
+  DEPS autostage_normalize autostage_extract protobuf::libprotobuf
+  TIMEOUT 300)
 
 autostage_benchmark(normalize_benchmark
   SOURCES normalize_benchmark.cc
