@@ -12,8 +12,8 @@ packages=(
   librdkafka-dev libhiredis-dev prometheus-cpp-dev redis-server
   # tools/devstack health checks
   curl
-  # text and rules
-  libvectorscan-dev libsimdjson-dev libicu-dev libyaml-cpp-dev
+  # text and rules (libssl-dev: libcrypto's SHA-256 for proposal ids and token hashes)
+  libssl-dev libvectorscan-dev libsimdjson-dev libicu-dev libyaml-cpp-dev
   # CLI, logging, base
   libcli11-dev libspdlog-dev libfmt-dev libabsl-dev
   # tests and benchmarks

@@ -1,91 +1,31 @@
 #include "common/rules/sha256.h"
 
-#include <cstring>
-#include <vector>
+// The one-shot SHA256() and EVP_Digest(EVP_sha256()) of OpenSSL 3 look the algorithm up in the
+// provider registry on every call (about 3x the instructions of the hash itself for a short
+// proposal key), and EVP with a pre-fetched EVP_MD needs an object to hold it, which these free
+// functions have no place for. The SHA256_* functions (deprecated in 3.0, still built, no state
+// beyond the stack SHA256_CTX) go straight to the block function OpenSSL picked for this CPU:
+// SHA-NI where present, else AVX2/SSSE3.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 namespace autostage::rules {
-namespace {
-
-constexpr uint32_t kK[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-constexpr uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-void Block(uint32_t h[8], const uint8_t* p) {
-  uint32_t w[64];
-  for (int i = 0; i < 16; ++i) {
-    w[i] = (uint32_t{p[4 * i]} << 24) | (uint32_t{p[4 * i + 1]} << 16) |
-           (uint32_t{p[4 * i + 2]} << 8) | uint32_t{p[4 * i + 3]};
-  }
-  for (int i = 16; i < 64; ++i) {
-    const uint32_t s0 = Rotr(w[i - 15], 7) ^ Rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    const uint32_t s1 = Rotr(w[i - 2], 17) ^ Rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-  }
-  uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-  for (int i = 0; i < 64; ++i) {
-    const uint32_t s1 = Rotr(e, 6) ^ Rotr(e, 11) ^ Rotr(e, 25);
-    const uint32_t ch = (e & f) ^ (~e & g);
-    const uint32_t t1 = hh + s1 + ch + kK[i] + w[i];
-    const uint32_t s0 = Rotr(a, 2) ^ Rotr(a, 13) ^ Rotr(a, 22);
-    const uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
-    const uint32_t t2 = s0 + maj;
-    hh = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
-  }
-  h[0] += a;
-  h[1] += b;
-  h[2] += c;
-  h[3] += d;
-  h[4] += e;
-  h[5] += f;
-  h[6] += g;
-  h[7] += hh;
-}
-
-}  // namespace
 
 std::array<uint8_t, 32> Sha256(std::string_view data) {
-  uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
-  size_t full = data.size() / 64;
-  for (size_t i = 0; i < full; ++i) Block(h, bytes + 64 * i);
-  // Padding: 0x80, zeros, 64-bit big-endian bit length.
-  uint8_t tail[128] = {};
-  const size_t rest = data.size() - full * 64;
-  if (rest > 0) std::memcpy(tail, bytes + full * 64, rest);
-  tail[rest] = 0x80;
-  const size_t tail_len = rest + 1 + 8 <= 64 ? 64 : 128;
-  const uint64_t bits = static_cast<uint64_t>(data.size()) * 8;
-  for (int i = 0; i < 8; ++i) tail[tail_len - 1 - i] = static_cast<uint8_t>(bits >> (8 * i));
-  for (size_t off = 0; off < tail_len; off += 64) Block(h, tail + off);
+  static_assert(SHA256_DIGEST_LENGTH == 32);
   std::array<uint8_t, 32> out;
-  for (int i = 0; i < 8; ++i) {
-    out[4 * i] = static_cast<uint8_t>(h[i] >> 24);
-    out[4 * i + 1] = static_cast<uint8_t>(h[i] >> 16);
-    out[4 * i + 2] = static_cast<uint8_t>(h[i] >> 8);
-    out[4 * i + 3] = static_cast<uint8_t>(h[i]);
-  }
+  SHA256_CTX context;
+  // With a valid context and output these only return 1 (they cannot fail in OpenSSL 3).
+  SHA256_Init(&context);
+  SHA256_Update(&context, data.data(), data.size());
+  SHA256_Final(out.data(), &context);
   return out;
 }
 
 std::string Sha256Hex(std::string_view data) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
+  out.reserve(64);
   for (uint8_t b : Sha256(data)) {
     out.push_back(kHex[b >> 4]);
     out.push_back(kHex[b & 0xF]);

@@ -1,5 +1,5 @@
-// SHA-256 (FIPS 180-4), small and self-contained: proposal ids must be identical across runs,
-// builds and platforms, which std::hash does not promise.
+// SHA-256 (FIPS 180-4) by OpenSSL's libcrypto (SHA-NI where the CPU has it): proposal ids must
+// be identical across runs, builds and platforms, which std::hash does not promise.
 //
 // Thread safety: pure functions.
 #ifndef AUTOSTAGE_COMMON_RULES_SHA256_H_
