@@ -133,11 +133,13 @@ void ExtractCall(const v1::Event& event, Extraction& out) {
     DropWhole(out, "call.disposition", call.disposition().size(), "call_disposition");
     return;
   }
+  std::string field;  // one buffer for every turn's field name (AddTrimmed copies it)
   for (int i = 0; i < call.transcript_size(); ++i) {
     const v1::TranscriptTurn& turn = call.transcript(i);
     Speaker speaker = turn.speaker() == "rep" ? Speaker::kRep : Speaker::kCustomer;
-    AddTrimmed(out, turn.text(), speaker, SegmentKind::kBody,
-               absl::StrCat("call.transcript[", i, "].text"));
+    field.clear();
+    absl::StrAppend(&field, "call.transcript[", i, "].text");
+    AddTrimmed(out, turn.text(), speaker, SegmentKind::kBody, field);
   }
   // Notes are written by the rep but record what the customer said (rule 8).
   AddTrimmed(out, call.notes(), Speaker::kCustomer, SegmentKind::kBody, "call.notes");
@@ -227,10 +229,12 @@ void AddFilePlaceholders(Extraction& out, std::string_view text, Speaker speaker
 void ExtractChat(const v1::Event& event, Extraction& out) {
   const v1::Chat& chat = event.chat();
   bool any_auto = false, any_recall = false;
+  std::string field;  // one buffer for every message's field name (segments copy it)
   for (int i = 0; i < chat.messages_size(); ++i) {
     const v1::ChatMessage& msg = chat.messages(i);
     std::string_view text = msg.text();
-    std::string field = absl::StrCat("chat.messages[", i, "].text");
+    field.clear();
+    absl::StrAppend(&field, "chat.messages[", i, "].text");
     Speaker speaker = msg.sender() == "rep" ? Speaker::kRep : Speaker::kCustomer;
     size_t lead = internal::LeadingSpace(text);
     if (lead == text.size()) continue;

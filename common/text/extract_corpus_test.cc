@@ -175,7 +175,11 @@ std::string Describe(const Extraction& x) {
   for (const Segment& s : x.segments) {
     out += std::string(SpeakerName(s.speaker)) + " " + std::string(SegmentKindName(s.kind)) + " " +
            s.field + " [" + s.text + "]";
-    for (size_t i = 0; i <= s.text.size(); ++i) out += " " + std::to_string(s.to_field.ToSource(i));
+    for (size_t i = 0; i <= s.text.size(); ++i) {
+      // Two appends, not " " + to_string(...): GCC 12 -O3 reports a false -Wrestrict there.
+      out += ' ';
+      out += std::to_string(s.to_field.ToSource(i));
+    }
     out += "\n";
   }
   for (const DroppedPart& d : x.dropped) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <initializer_list>
+#include <iterator>
 
 #include "common/text/internal/email_util.h"
 
@@ -68,8 +69,24 @@ std::string_view StripDashes(std::string_view t, size_t* dashes, bool* non_ascii
 
 bool IsDashDash(std::string_view t) { return t == "--"; }
 
+// False when the first code point of `t` can be neither a dash (IsDashCp) nor a space
+// (IsSpace), decided from its first byte: then StripDashes stops at once and leaves `t`
+// non-empty, so `t` is no separator. Most lines start with a letter or an ideograph: this
+// spares them two code-point decodes. Every non-ASCII dash or space is encoded with a lead byte
+// 0xC2 (U+00A0), 0xE2 (U+2000..U+2015, U+202F, U+205F, U+2500, U+2501), 0xE3 (U+3000) or 0xEF
+// (U+FE58, U+FEFF, U+FF0D); any other non-ASCII byte decodes to something else (or U+FFFD).
+bool MayStartSeparator(unsigned char first) {
+  if (first < 0x80) {
+    return first == '-' || first == '_' || first == '=' || first == '*' || first == '~' ||
+           IsSpace(first);
+  }
+  return first == 0xC2 || first == 0xE2 || first == 0xE3 || first == 0xEF;
+}
+
 bool IsSeparator(std::string_view t) {
-  if (t.empty() || IsDashDash(t)) return false;
+  if (t.empty() || !MayStartSeparator(static_cast<unsigned char>(t[0])) || IsDashDash(t)) {
+    return false;
+  }
   size_t dashes;
   bool non_ascii;
   std::string_view inner = StripDashes(t, &dashes, &non_ascii);
@@ -113,6 +130,8 @@ std::string_view MarkerFormat(std::string_view t) {
 
 bool EndsWithWrote(std::string_view t) {
   if (!t.empty() && (t.back() == ' ')) t = Trim(t);
+  // Every form below ends with ':' or '：' (EF BC 9A): one byte test rejects most lines.
+  if (t.empty() || (t.back() != ':' && t.back() != '\x9A')) return false;
   return EndsWithNoCase(t, "wrote:") || EndsWithNoCase(t, "wrote\xEF\xBC\x9A") ||
          EndsWithNoCase(t, "wrote :") || t.ends_with("写道：") || t.ends_with("写道:") ||
          t.ends_with("寫道：") || t.ends_with("寫道:") || EndsWithNoCase(t, "schrieb:") ||
@@ -167,6 +186,12 @@ HeaderMatch MatchHeaderKey(std::string_view t) {
       {"抄送人", kCc, true},        {"副本", kCc, true},       {"主题", kSubject, true},
       {"主旨", kSubject, true},     {"主題", kSubject, true},  {"标题", kSubject, true},
   };
+  static constexpr FirstByteSet kFirstBytes = [] {
+    FirstByteSet set;
+    for (const Entry& e : kEntries) set.Add(e.word);
+    return set;
+  }();
+  if (!kFirstBytes.MayStart(t)) return {};
   for (const Entry& e : kEntries) {
     if (MatchLabel(t, e.word) > 0) return {e.key, e.zh};
   }
@@ -245,9 +270,26 @@ bool IsSignoffText(std::string_view t) {
     for (std::string_view s : kSignoffs) longest = std::max(longest, s.size());
     return longest;
   }();
+  // The sign-offs grouped by length (a counting sort at compile time): a line is compared with
+  // those of its own length only.
+  static constexpr size_t kCount = std::size(kSignoffs);
+  struct ByLength {
+    unsigned char begin[kLongest + 2] = {};  // order[begin[n], begin[n + 1]): length n
+    unsigned char order[kCount] = {};
+  };
+  static constexpr ByLength kByLength = [] {
+    ByLength b;
+    for (std::string_view s : kSignoffs) ++b.begin[s.size() + 1];
+    for (size_t n = 1; n < kLongest + 2; ++n) b.begin[n] += b.begin[n - 1];
+    unsigned char next[kLongest + 1] = {};
+    for (size_t n = 0; n <= kLongest; ++n) next[n] = b.begin[n];
+    for (size_t i = 0; i < kCount; ++i) b.order[next[kSignoffs[i].size()]++] = i;
+    return b;
+  }();
+  static_assert(kCount < 256);
   if (t.size() <= kLongest) {
-    for (std::string_view s : kSignoffs) {
-      if (s.size() == t.size() && EqualsNoCase(t, s)) return true;
+    for (size_t k = kByLength.begin[t.size()]; k < kByLength.begin[t.size() + 1]; ++k) {
+      if (EqualsNoCase(t, kSignoffs[kByLength.order[k]])) return true;
     }
   }
   return StartsWithNoCase(t, "sent from my") || t.starts_with("发自我的") ||
@@ -426,14 +468,20 @@ bool IsSignatureLike(std::string_view t, bool signoff) {
   }
   if (!signoff && t.find("！") != std::string_view::npos) return false;
   if (!signoff && (t.ends_with(":") || t.ends_with("："))) return false;
+  // The word count matters only to a line ending in '!' or '.' or holding ", ": most signature
+  // lines do neither, and skip the count.
+  const bool bang = !signoff && t.ends_with("!");
+  const bool dot = t.ends_with(".");
+  const bool comma = t.find(", ") != std::string_view::npos;
+  if (!bang && !dot && !comma) return true;
   size_t words = CountWords(t);
-  if (!signoff && words >= 4 && t.ends_with("!")) return false;
-  if (words >= 6 && t.ends_with(".") &&
+  if (bang && words >= 4) return false;
+  if (dot && words >= 6 &&
       !(EndsWithNoCase(t, "ltd.") || EndsWithNoCase(t, "inc.") || EndsWithNoCase(t, "co.") ||
         EndsWithNoCase(t, "corp.") || EndsWithNoCase(t, "jr."))) {
     return false;
   }
-  if (words >= 10 && t.find(", ") != std::string_view::npos) return false;
+  if (comma && words >= 10) return false;
   return true;
 }
 
@@ -816,6 +864,8 @@ bool IsDisclaimerParagraph(std::string_view p, bool after_separator) {
   // disclaimer: "我们已盖章的合同属于机密文件，仅供贵司内部使用。" is content.
   return (opener && cues >= 1) || cues >= 3 || (after_separator && (opener || cues >= 1));
 }
+
+bool IsSeparatorLine(std::string_view trimmed) { return IsSeparator(trimmed); }
 
 BodySplit SplitEmailBody(std::string_view text, const std::vector<FormatSpan>& quoted) {
   return Splitter(text, quoted).Run();

@@ -55,6 +55,8 @@ BodySplit SplitEmailBody(std::string_view text, const std::vector<FormatSpan>& q
 // Exposed for the tests and the chat extractor.
 bool IsSignoffLine(std::string_view trimmed);
 bool IsDisclaimerParagraph(std::string_view paragraph, bool after_separator);
+// A separator line ("-----", "______", "———", "＿＿"), not "--" (a signature marker).
+bool IsSeparatorLine(std::string_view trimmed);
 
 }  // namespace autostage::text::internal
 

@@ -1,8 +1,15 @@
 #include "common/text/internal/email_body.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/text/internal/email_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -283,6 +290,192 @@ TEST(EmailBodyTest, HtmlQuotedSpansAreDropped) {
   EXPECT_EQ(text.substr(s.kept[0].begin, s.kept[0].end - s.kept[0].begin), "Works for us.");
   EXPECT_EQ(s.dropped[0].format, "gmail_quote");
 }
+
+// ---- fast paths against their general forms ----
+
+namespace fast_path {
+
+// Inputs mixing the bytes the fast paths decide on: ASCII letters of both cases, dashes and
+// spaces in every encoding IsDashCp / IsSpace know, ideographs, fragments of needles, stray
+// continuation and lead bytes.
+std::string RandomText(std::mt19937& rng, const std::vector<std::string_view>& fragments) {
+  static constexpr std::string_view kPieces[] = {"a",
+                                                 "B",
+                                                 "o",
+                                                 "N",
+                                                 " ",
+                                                 "\t",
+                                                 "-",
+                                                 "_",
+                                                 "=",
+                                                 "*",
+                                                 "~",
+                                                 ":",
+                                                 ".",
+                                                 ",",
+                                                 "!",
+                                                 "|",
+                                                 "@",
+                                                 "7",
+                                                 "\xC2\xA0",
+                                                 "\xE2\x80\x94",
+                                                 "\xE2\x80\x93",
+                                                 "\xE2\x80\x95",
+                                                 "\xE2\x94\x80",
+                                                 "\xE2\x94\x81",
+                                                 "\xE2\x80\x92",
+                                                 "\xEF\xBC\x8D",
+                                                 "\xEF\xB9\x98",
+                                                 "\xE3\x80\x80",
+                                                 "\xEF\xBB\xBF",
+                                                 "\xE2\x80\x8B",
+                                                 "\xE2\x80\xAF",
+                                                 "\xE2\x81\x9F",
+                                                 "\xEF\xBC\x9A",
+                                                 "合",
+                                                 "同",
+                                                 "邮",
+                                                 "件",
+                                                 "自",
+                                                 "动",
+                                                 "\x80",
+                                                 "\xE4\xB8",
+                                                 "\xC3",
+                                                 "\xF0\x9F\x91\x8D"};
+  std::string out;
+  size_t n = rng() % 24;
+  for (size_t i = 0; i < n; ++i) {
+    if (!fragments.empty() && rng() % 4 == 0) {
+      std::string_view f = fragments[rng() % fragments.size()];
+      size_t b = rng() % (f.size() + 1);
+      std::string piece(f.substr(b, rng() % (f.size() - b + 1)));
+      if (rng() % 2 == 0) {
+        for (char& c : piece) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+      }
+      out += piece;
+    } else {
+      out += kPieces[rng() % std::size(kPieces)];
+    }
+  }
+  return out;
+}
+
+// The dev corpus's raw event lines (real mail text), or nothing when the corpus is absent.
+std::vector<std::string> CorpusLines() {
+  std::vector<std::string> lines;
+  const char* src = std::getenv("AUTOSTAGE_SOURCE_DIR");
+  if (src == nullptr) return lines;
+  std::ifstream in(std::string(src) + "/../shared/corpus/dev/events.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    // Split on the JSON "\n" escapes too: each piece is one line of a body.
+    for (size_t at = 0; at <= line.size();) {
+      size_t nl = line.find("\\n", at);
+      if (nl == std::string::npos) nl = line.size();
+      lines.push_back(line.substr(at, nl - at));
+      at = nl + 2;
+    }
+  }
+  return lines;
+}
+
+// NeedleSet::Count as its contract states it: distinct needles found, capped at `limit`.
+size_t NaiveCount(const std::string_view* needles, size_t size, std::string_view hay,
+                  size_t limit) {
+  size_t found = 0;
+  for (size_t i = 0; i < size; ++i) found += ContainsNoCase(hay, needles[i]) ? 1 : 0;
+  return std::min(found, limit);
+}
+
+constexpr std::string_view kShort[] = {"co.", "ltd", "部", "路", "@x", "tel", "经理"};
+constexpr std::string_view kLong[] = {"out of office", "auto-reply", "自动回复",
+                                      "不在办公室",    "休产假",     "this is an automated",
+                                      "ooo:x"};
+constexpr std::string_view kMixed[] = {
+    "confidential",       "virus", "保密", "机密", "unauthorized", "不构成",
+    "intended recipient", "误收"};
+constexpr NeedleSet kShortSet(kShort);
+constexpr NeedleSet kLongSet(kLong);
+constexpr NeedleSet kMixedSet(kMixed);
+
+void ExpectCountsMatch(std::string_view hay) {
+  for (size_t limit : {size_t{1}, size_t{3}, size_t{100}}) {
+    ASSERT_EQ(kShortSet.Count(hay, limit), NaiveCount(kShort, std::size(kShort), hay, limit))
+        << hay;
+    ASSERT_EQ(kLongSet.Count(hay, limit), NaiveCount(kLong, std::size(kLong), hay, limit)) << hay;
+    ASSERT_EQ(kMixedSet.Count(hay, limit), NaiveCount(kMixed, std::size(kMixed), hay, limit))
+        << hay;
+  }
+}
+
+TEST(EmailFastPathTest, NeedleSetSkippingScanMatchesNaiveSearch) {
+  std::vector<std::string_view> fragments;
+  for (std::string_view n : kShort) fragments.push_back(n);
+  for (std::string_view n : kMixed) fragments.push_back(n);
+  for (std::string_view n : kLong) fragments.push_back(n);
+  std::mt19937 rng(20261127);
+  for (int round = 0; round < 200000; ++round) ExpectCountsMatch(RandomText(rng, fragments));
+  std::vector<std::string> corpus = CorpusLines();
+  std::string all;
+  for (const std::string& line : corpus) {
+    ExpectCountsMatch(line);
+    all += line;
+  }
+  ExpectCountsMatch(all);
+}
+
+// IsSeparatorLine as it was before its first-byte fast path: strip dash-like characters and
+// spaces from both ends, decoding every code point.
+bool GeneralIsSeparator(std::string_view t) {
+  if (t.empty() || t == "--") return false;
+  auto is_dash = [](char32_t c) {
+    return c == '-' || c == '_' || c == '=' || c == '*' || c == '~' || c == 0x2014 || c == 0x2013 ||
+           c == 0x2015 || c == 0x2500 || c == 0x2501 || c == 0x2012 || c == 0xFF0D || c == 0xFE58;
+  };
+  size_t dashes = 0;
+  bool non_ascii = false;
+  while (!t.empty()) {
+    CodePoint cp = DecodeAt(t, 0);
+    if (is_dash(cp.value)) {
+      ++dashes;
+      non_ascii |= cp.value >= 0x80;
+    } else if (!IsSpace(cp.value)) {
+      break;
+    }
+    t.remove_prefix(cp.length);
+  }
+  while (!t.empty()) {
+    CodePoint cp = DecodeBefore(t, t.size());
+    if (is_dash(cp.value)) {
+      ++dashes;
+      non_ascii |= cp.value >= 0x80;
+    } else if (!IsSpace(cp.value)) {
+      break;
+    }
+    t.remove_suffix(cp.length);
+  }
+  return t.empty() && (dashes >= 3 || (dashes >= 2 && non_ascii));
+}
+
+TEST(EmailFastPathTest, SeparatorFirstByteTestMatchesGeneralForm) {
+  std::mt19937 rng(7);
+  size_t separators = 0;
+  for (int round = 0; round < 200000; ++round) {
+    std::string t = RandomText(rng, {});
+    // Every one-byte and lead-byte start, not only the pieces' own.
+    if (round % 3 == 0) t.insert(t.begin(), static_cast<char>(rng() % 256));
+    bool general = GeneralIsSeparator(t);
+    separators += general;
+    ASSERT_EQ(IsSeparatorLine(t), general) << t;
+  }
+  EXPECT_GT(separators, 100u);  // the inputs do reach the separator case
+  for (const std::string& line : CorpusLines()) {
+    ASSERT_EQ(IsSeparatorLine(line), GeneralIsSeparator(line)) << line;
+    std::string_view trimmed = Trim(line);
+    ASSERT_EQ(IsSeparatorLine(trimmed), GeneralIsSeparator(trimmed)) << line;
+  }
+}
+
+}  // namespace fast_path
 
 }  // namespace
 }  // namespace autostage::text::internal

@@ -12,20 +12,33 @@ constexpr size_t kBodyTail = 768;
 constexpr size_t kChatHead = 256;
 constexpr size_t kMaxAutoReplyBody = 2048;
 
-// Subject starts (after brackets) with `word` followed by a colon: "Accepted: x", "邀请：x".
-bool SubjectLabel(std::string_view s, std::initializer_list<std::string_view> words) {
-  for (std::string_view w : words) {
-    if (MatchLabel(s, w) > 0) return true;
-  }
-  return false;
-}
+// A list of lower-case words with the table of their first bytes: most strings start with none
+// of them and skip the list with one lookup. Declare as `static constexpr`.
+struct WordList {
+  template <size_t N>
+  constexpr explicit WordList(const std::string_view (&list)[N])
+      : words(list), size(N), first_bytes(list) {}
 
-bool StartsWithAny(std::string_view s, std::initializer_list<std::string_view> words) {
-  for (std::string_view w : words) {
-    if (StartsWithNoCase(s, w)) return true;
+  // `s` starts (after brackets) with a word followed by a colon: "Accepted: x", "邀请：x".
+  bool Label(std::string_view s) const {
+    if (!first_bytes.MayStart(s)) return false;
+    for (size_t i = 0; i < size; ++i) {
+      if (MatchLabel(s, words[i]) > 0) return true;
+    }
+    return false;
   }
-  return false;
-}
+  bool StartOf(std::string_view s) const {
+    if (!first_bytes.MayStart(s)) return false;
+    for (size_t i = 0; i < size; ++i) {
+      if (StartsWithNoCase(s, words[i])) return true;
+    }
+    return false;
+  }
+
+  const std::string_view* words;
+  size_t size;
+  FirstByteSet first_bytes;
+};
 
 std::string_view LocalPart(std::string_view address) {
   size_t at = address.find('@');
@@ -56,43 +69,45 @@ bool IsCalendar(const v1::Email& email, std::string_view subject) {
       return true;
     }
   }
-  return SubjectLabel(subject, {"invitation",
-                                "updated invitation",
-                                "invitation updated",
-                                "accepted",
-                                "declined",
-                                "tentative",
-                                "tentatively accepted",
-                                "canceled",
-                                "cancelled",
-                                "canceled event",
-                                "cancelled event",
-                                "new event",
-                                "updated event",
-                                "meeting request",
-                                "meeting invitation",
-                                "邀请",
-                                "会议邀请",
-                                "更新的邀请",
-                                "已更新的邀请",
-                                "已接受",
-                                "已拒绝",
-                                "已谢绝",
-                                "暂定",
-                                "暂定接受",
-                                "已暂定接受",
-                                "已取消",
-                                "会议已取消",
-                                "接受",
-                                "拒绝",
-                                "邀請",
-                                "已接受邀请",
-                                "已拒绝邀请",
-                                "更新后的邀请",
-                                "已更新邀请",
-                                "邀请已更新",
-                                "已暂定",
-                                "updated invitation with note"});
+  static constexpr std::string_view kLabels[] = {"invitation",
+                                                 "updated invitation",
+                                                 "invitation updated",
+                                                 "accepted",
+                                                 "declined",
+                                                 "tentative",
+                                                 "tentatively accepted",
+                                                 "canceled",
+                                                 "cancelled",
+                                                 "canceled event",
+                                                 "cancelled event",
+                                                 "new event",
+                                                 "updated event",
+                                                 "meeting request",
+                                                 "meeting invitation",
+                                                 "邀请",
+                                                 "会议邀请",
+                                                 "更新的邀请",
+                                                 "已更新的邀请",
+                                                 "已接受",
+                                                 "已拒绝",
+                                                 "已谢绝",
+                                                 "暂定",
+                                                 "暂定接受",
+                                                 "已暂定接受",
+                                                 "已取消",
+                                                 "会议已取消",
+                                                 "接受",
+                                                 "拒绝",
+                                                 "邀請",
+                                                 "已接受邀请",
+                                                 "已拒绝邀请",
+                                                 "更新后的邀请",
+                                                 "已更新邀请",
+                                                 "邀请已更新",
+                                                 "已暂定",
+                                                 "updated invitation with note"};
+  static constexpr WordList kLabelList(kLabels);
+  return kLabelList.Label(subject);
 }
 
 bool IsBounce(const v1::Party& from, std::string_view subject) {
@@ -134,11 +149,13 @@ bool IsAutoReply(const v1::Email& email,
   if (FindAttr(attrs, "x_autoreply") != nullptr || FindAttr(attrs, "x_autorespond") != nullptr) {
     return true;
   }
-  if (StartsWithAny(subject, {"automatic reply", "auto reply", "auto-reply", "autoreply",
-                              "auto response", "auto-response", "automatic response",
-                              "out of office", "out of the office", "ooo:", "自动回复", "自动答复",
-                              "自動回覆", "自動回復", "自动应答", "自動答覆"}) ||
-      MatchLabel(subject, "auto") > 0) {
+  static constexpr std::string_view kSubjectStarts[] = {
+      "automatic reply",   "auto reply",    "auto-reply",         "autoreply",
+      "auto response",     "auto-response", "automatic response", "out of office",
+      "out of the office", "ooo:",          "自动回复",           "自动答复",
+      "自動回覆",          "自動回復",      "自动应答",           "自動答覆"};
+  static constexpr WordList kSubjectStartList(kSubjectStarts);
+  if (kSubjectStartList.StartOf(subject) || MatchLabel(subject, "auto") > 0) {
     return true;
   }
   // Out-of-office texts are short; a long mail that mentions being away is a person writing.
@@ -228,11 +245,14 @@ size_t ReplyPrefixChain(std::string_view subject) {
   static constexpr std::string_view kPrefixes[] = {"re",   "fw",   "fwd",  "aw",   "wg",
                                                    "sv",   "回复", "答复", "转发", "回覆",
                                                    "轉寄", "轉發", "转寄", "答覆", "回覆"};
+  // Every match below starts with a prefix (MatchLabel or StartsWithNoCase).
+  static constexpr FirstByteSet kFirstBytes(kPrefixes);
   size_t consumed = 0;
   while (true) {
     std::string_view rest = subject.substr(consumed);
     size_t lead = LeadingSpace(rest);
     rest.remove_prefix(lead);
+    if (!kFirstBytes.MayStart(rest)) return consumed;
     size_t matched = 0;
     for (std::string_view p : kPrefixes) {
       matched = MatchLabel(rest, p);
@@ -257,10 +277,11 @@ size_t ReplyPrefixChain(std::string_view subject) {
 bool IsChatAutoReply(std::string_view t) {
   std::string_view s = SkipOpeningBrackets(t);
   bool bracketed = s.size() != t.size();
-  if (bracketed && StartsWithAny(s, {"自动回复", "自動回覆", "自动答复", "auto reply", "auto-reply",
-                                     "autoreply", "automatic reply"})) {
-    return true;
-  }
+  static constexpr std::string_view kBracketedStarts[] = {
+      "自动回复",   "自動回覆",  "自动答复",       "auto reply",
+      "auto-reply", "autoreply", "automatic reply"};
+  static constexpr WordList kBracketedStartList(kBracketedStarts);
+  if (bracketed && kBracketedStartList.StartOf(s)) return true;
   if (MatchLabel(t, "自动回复") > 0 || MatchLabel(t, "auto-reply") > 0 ||
       MatchLabel(t, "auto reply") > 0 || MatchLabel(t, "automatic reply") > 0) {
     return true;

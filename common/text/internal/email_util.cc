@@ -139,11 +139,62 @@ constexpr auto kLowerTable = [] {
 }();
 }  // namespace
 
+bool NeedleSet::TryAt(const unsigned char* h, size_t size, size_t i, uint64_t* found, size_t* count,
+                      size_t limit) const {
+  if (!may_start_[h[i]]) return true;
+  const unsigned first = kLowerTable[h[i]];
+  const unsigned b = kLowerTable[h[i + 1]];
+  bool maybe = false;
+  if (i + 2 < size) {
+    const unsigned k = ((first * 131u + b) * 131u + kLowerTable[h[i + 2]]) & 4095u;
+    maybe = (bits_[k >> 6] & (uint64_t{1} << (k & 63))) != 0;
+  }
+  if (!maybe && has_short_) {
+    const unsigned k = (first * 131u + b) & 4095u;
+    maybe = (bits_[k >> 6] & (uint64_t{1} << (k & 63))) != 0;
+  }
+  if (!maybe) return true;
+  std::string_view hay(reinterpret_cast<const char*>(h), size);
+  for (size_t idx = 0; idx < size_; ++idx) {
+    std::string_view n = needles_[idx];
+    if (static_cast<unsigned char>(n[0]) != first || static_cast<unsigned char>(n[1]) != b ||
+        i + n.size() > size) {
+      continue;
+    }
+    if (!StartsWithNoCase(hay.substr(i + 2), n.substr(2))) continue;
+    uint64_t bit = idx < 64 ? uint64_t{1} << idx : 0;
+    if (bit != 0 && (*found & bit) != 0) continue;
+    *found |= bit;
+    if (++*count >= limit) return false;
+  }
+  return true;
+}
+
 size_t NeedleSet::Count(std::string_view hay, size_t limit) const {
   if (hay.size() < 2) return 0;
   uint64_t found = 0;  // one bit per needle (needles past the 64th are not deduplicated)
   size_t count = 0;
   const unsigned char* h = reinterpret_cast<const unsigned char*>(hay.data());
+  if (skip_) {
+    // Every needle starting at p fits in the text (p + min_size_ <= size) and is visited:
+    // from a window start i <= p the shift read at i never passes p (see the constructor),
+    // and at i == p it is 0. Positions are tried in the same order as below.
+    if (hay.size() < min_size_) return 0;
+    const size_t last = hay.size() - min_size_;  // last window start
+    size_t i = 0;
+    while (i <= last) {
+      const size_t j = i + min_size_ - 1;
+      const unsigned shift = shift_[Key(static_cast<char>(kLowerTable[h[j - 1]]),
+                                        static_cast<char>(kLowerTable[h[j]]))];
+      if (shift != 0) {
+        i += shift;
+        continue;
+      }
+      if (!TryAt(h, hay.size(), i, &found, &count, limit)) return count;
+      ++i;
+    }
+    return count;
+  }
   const size_t end = hay.size() - 1;  // positions followed by at least one byte
   size_t i = 0;
   while (i < end) {
@@ -152,35 +203,7 @@ size_t NeedleSet::Count(std::string_view hay, size_t limit) const {
            !may_start_[h[i + 3]]) {
       i += 4;
     }
-    if (!may_start_[h[i]]) {
-      ++i;
-      continue;
-    }
-    const unsigned first = kLowerTable[h[i]];
-    const unsigned b = kLowerTable[h[i + 1]];
-    bool maybe = false;
-    if (i + 2 < hay.size()) {
-      const unsigned k = ((first * 131u + b) * 131u + kLowerTable[h[i + 2]]) & 4095u;
-      maybe = (bits_[k >> 6] & (uint64_t{1} << (k & 63))) != 0;
-    }
-    if (!maybe && has_short_) {
-      const unsigned k = (first * 131u + b) & 4095u;
-      maybe = (bits_[k >> 6] & (uint64_t{1} << (k & 63))) != 0;
-    }
-    if (maybe) {
-      for (size_t idx = 0; idx < size_; ++idx) {
-        std::string_view n = needles_[idx];
-        if (static_cast<unsigned char>(n[0]) != first || static_cast<unsigned char>(n[1]) != b ||
-            i + n.size() > hay.size()) {
-          continue;
-        }
-        if (!StartsWithNoCase(hay.substr(i + 2), n.substr(2))) continue;
-        uint64_t bit = idx < 64 ? uint64_t{1} << idx : 0;
-        if (bit != 0 && (found & bit) != 0) continue;
-        found |= bit;
-        if (++count >= limit) return count;
-      }
-    }
+    if (!TryAt(h, hay.size(), i, &found, &count, limit)) return count;
     ++i;
   }
   return count;

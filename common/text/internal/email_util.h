@@ -6,6 +6,7 @@
 #ifndef AUTOSTAGE_COMMON_TEXT_INTERNAL_EMAIL_UTIL_H_
 #define AUTOSTAGE_COMMON_TEXT_INTERNAL_EMAIL_UTIL_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -46,8 +47,12 @@ inline bool ContainsNoCase(std::string_view hay, std::string_view needle) {
 // case-insensitively, with a table of the needles' first bytes and a bitmap of their first
 // three bytes (two for a two-byte needle) as filters: most positions of Chinese or English text
 // start no needle, so the scan costs about a table lookup per byte, and a Chinese needle is
-// tried only where its whole first character is. Declare lists as `static constexpr` so the
-// tables are built at compile time.
+// tried only where its whole first character is. When every needle is at least
+// kMinSkipNeedle bytes long, the scan also skips ahead (Wu-Manber): a window as long as the
+// shortest needle ends in a two-byte block, and a table says how far the window may move
+// before some needle could contain that block; in text unlike the needles it moves by about
+// the length of the shortest needle, so the cost falls to a fraction of a lookup per byte.
+// Declare lists as `static constexpr` so the tables are built at compile time.
 class NeedleSet {
  public:
   static constexpr size_t kMaxNeedle = 64;
@@ -60,6 +65,7 @@ class NeedleSet {
       for (char c : n) {
         if (c >= 'A' && c <= 'Z') throw "NeedleSet: needles must be lower case";
       }
+      min_size_ = i == 0 ? n.size() : std::min(min_size_, n.size());
       unsigned k = n.size() == 2 ? Key(n[0], n[1]) : Key3(n[0], n[1], n[2]);
       bits_[k >> 6] |= uint64_t{1} << (k & 63);
       has_short_ |= n.size() == 2;
@@ -67,6 +73,20 @@ class NeedleSet {
       may_start_[first] = true;
       if (first >= 'a' && first <= 'z') may_start_[first - 'a' + 'A'] = true;
     }
+    if (size == 0 || min_size_ < kMinSkipNeedle) return;
+    // shift_[Key(block)]: how far a window of min_size_ bytes ending in `block` may move
+    // without passing the start of a needle: min_size_ - 1 - q over every needle whose first
+    // min_size_ bytes hold the block at q - 1, q (min_size_ - 1 when none does). Hash
+    // collisions only lower a shift, which is safe.
+    for (unsigned char& s : shift_) s = static_cast<unsigned char>(min_size_ - 1);
+    for (size_t i = 0; i < size; ++i) {
+      std::string_view n = needles[i];
+      for (size_t q = 1; q < min_size_; ++q) {
+        unsigned char& s = shift_[Key(n[q - 1], n[q])];
+        s = std::min(s, static_cast<unsigned char>(min_size_ - 1 - q));
+      }
+    }
+    skip_ = true;
   }
   template <size_t N>
   constexpr explicit NeedleSet(const std::string_view (&needles)[N]) : NeedleSet(needles, N) {}
@@ -91,9 +111,46 @@ class NeedleSet {
 
   const std::string_view* needles_;
   size_t size_;
-  uint64_t bits_[64] = {};    // first three bytes hashed by Key3 (first two by Key if 2 long)
-  bool has_short_ = false;    // some needle is two bytes long
-  bool may_start_[256] = {};  // first bytes, both cases: most positions fail this one test
+  // Below this length the window moves by too little to beat the plain per-byte filter.
+  static constexpr size_t kMinSkipNeedle = 4;
+
+  // Tries the needles that may start at hay[i]; false when `limit` is reached.
+  bool TryAt(const unsigned char* h, size_t size, size_t i, uint64_t* found, size_t* count,
+             size_t limit) const;
+
+  uint64_t bits_[64] = {};          // first three bytes hashed by Key3 (first two by Key if 2 long)
+  size_t min_size_ = 0;             // of the shortest needle
+  bool skip_ = false;               // shift_ is built
+  unsigned char shift_[4096] = {};  // by Key of the block ending a window (see the constructor)
+  bool has_short_ = false;          // some needle is two bytes long
+  bool may_start_[256] = {};        // first bytes, both cases: most positions fail this one test
+};
+
+// The first bytes (both ASCII cases) of a list of lower-case words. A string whose first byte
+// is not in the set starts (ASCII case-insensitively) with none of the words, so a caller that
+// tries a list of StartsWithNoCase / MatchLabel prefixes skips the whole list with one lookup.
+// Declare as `static constexpr` so the table is built at compile time.
+class FirstByteSet {
+ public:
+  constexpr FirstByteSet() = default;
+  template <size_t N>
+  constexpr explicit FirstByteSet(const std::string_view (&words)[N]) {
+    for (std::string_view w : words) Add(w);
+  }
+  constexpr void Add(std::string_view word) {
+    if (word.empty()) throw "FirstByteSet: empty word";
+    const auto first = static_cast<unsigned char>(word[0]);
+    if (first >= 'A' && first <= 'Z') throw "FirstByteSet: words must be lower case";
+    may_start_[first] = true;
+    if (first >= 'a' && first <= 'z') may_start_[first - 'a' + 'A'] = true;
+  }
+  // False when `s` starts with no word of the set (always false for an empty `s`).
+  bool MayStart(std::string_view s) const {
+    return !s.empty() && may_start_[static_cast<unsigned char>(s[0])];
+  }
+
+ private:
+  bool may_start_[256] = {};
 };
 
 // Ad-hoc form of NeedleSet::FoundIn (the bitmap is built per call).
