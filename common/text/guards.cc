@@ -525,6 +525,7 @@ struct Token {
   size_t end = 0;
   bool zh = false;
   bool opaque = false;
+  bool curly = false;  // an alphabetic word holding "’" (EnWord rewrites it)
 };
 
 // A run of Chinese letters and the byte range its cues span (npos / 0 when none): any cue,
@@ -806,7 +807,15 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
   size_t ScanAlphaWord(std::string_view text, size_t pos, size_t limit, SentenceScan& scan) {
     size_t e = pos;
     char32_t prev = 0;
+    bool curly = false;
     while (e < limit) {
+      // ASCII letters, digits and '_' continue the word: no decoding needed.
+      if (const auto b = static_cast<uint8_t>(text[e]);
+          !reference_ && b < 0x80 && IsAlphaWordChar(b)) {
+        prev = b;
+        ++e;
+        continue;
+      }
       size_t len;
       const char32_t cp = CodePointAt(text, e, &len);
       if (IsAlphaWordChar(cp)) {
@@ -827,9 +836,10 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
         join = IsAsciiDigit(prev) && IsAsciiDigit(next);
       }
       if (!join) break;
+      curly |= cp == 0x2019;
       e += len;
     }
-    scan.alpha.push_back({pos, e, false, false});
+    scan.alpha.push_back({pos, e, false, false, curly});
     if (InList(text.substr(pos, e - pos), internal::EnClauseConjunctions())) {
       scan.clause_starts.push_back(pos);
     }
@@ -848,16 +858,18 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
         if (const auto* hit = lex_->zh_trigger.Longest(text, r.end, limit)) {
           r.first = std::min(r.first, r.end);
           r.last = std::max(r.last, r.end + hit->text.size());
-        }
-        if (lex_->zh_hypothetical.MayStartWith(cp)) {
-          if (const auto* hit = lex_->zh_hypothetical.Longest(text, r.end, limit)) {
-            r.first_hyp = std::min(r.first_hyp, r.end);
-            r.last_hyp = std::max(r.last_hyp, r.end + hit->text.size());
+          // Hypothetical cues and structural strings are triggers too: where no trigger
+          // starts, neither does one of them.
+          if (lex_->zh_hypothetical.MayStartWith(cp)) {
+            if (const auto* hyp = lex_->zh_hypothetical.Longest(text, r.end, limit)) {
+              r.first_hyp = std::min(r.first_hyp, r.end);
+              r.last_hyp = std::max(r.last_hyp, r.end + hyp->text.size());
+            }
           }
+          if (!r.structural && lex_->zh_structural.MayStartWith(cp) &&
+              lex_->zh_structural.Longest(text, r.end, limit) != nullptr)
+            r.structural = true;
         }
-        if (!r.structural && lex_->zh_structural.MayStartWith(cp) &&
-            lex_->zh_structural.Longest(text, r.end, limit) != nullptr)
-          r.structural = true;
       }
       r.end += len;
     }
@@ -935,6 +947,8 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
   // English word of a token for cue lookups: the typographic apostrophe becomes '.
   std::string_view EnWord(std::string_view text, const Token& t) {
     std::string_view w = TokenText(text, t);
+    // The scan marked the words holding "’"; ICU tokens (Chinese) never hold it.
+    if (!reference_ && !t.curly) return w;
     if (w.find("’") == std::string_view::npos) return w;
     // A copying loop rather than std::string::replace: GCC 12 at -O3 reports a false
     // -Wrestrict inside replace().
@@ -1178,7 +1192,7 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
       }
       size_t len;
       const char32_t cp = CodePointAt(text, pos, &len);
-      if (IsCjkLetter(cp) && lex_->zh_question_first.Has(cp)) {
+      if (lex_->zh_question_first.Has(cp) && IsCjkLetter(cp)) {
         if (reference_) {
           for (std::string_view cue : internal::ZhQuestionCues()) {
             if (pos + cue.size() <= c.end && StartsWithAt(text, pos, cue)) return cue;
