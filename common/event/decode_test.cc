@@ -723,6 +723,49 @@ TEST(DecoderTest, DecodeEventIntoReusedEventMatchesFreshDecode) {
   }
 }
 
+// The reader overwrites the values of a reused attributes map when the keys are the same:
+// every sequence of same, fewer, more, other, duplicate and null keys, and a wrong type, must
+// equal a fresh decode.
+TEST(DecoderTest, ReusedAttributesMatchFreshDecode) {
+  const std::string_view kAttributes = R"("attributes":{"mailbox":"sales"})";
+  const std::string_view variants[] = {
+      R"("attributes":{"mailbox":"sales","connector":"imap"})",
+      R"("attributes":{"connector":"smtp","mailbox":"support"})",
+      R"("attributes":{"mailbox":"x"})",
+      R"("attributes":{"mailbox":"a","connector":"b","queue":"c"})",
+      R"("attributes":{"mailbox":"a","mailbox":"b"})",
+      R"("attributes":{"mailbox":"a","connector":null})",
+      R"("attributes":{"queue":"q","corp_id":"c"})",
+      R"("attributes":{"mailbox":"a","connector":"b"},"attributes":{"connector":"c"})",
+      R"("attributes":{"mailbox":"a","connector":"b"},"attributes":{"connector":"d","mailbox":"e"})",
+      R"("attributes":{})",
+      R"("attributes":{"a":"1","b":"2","c":"3","d":"4","e":"5","f":"6","g":"7","h":"8","i":"9"})",
+      R"("attributes":{"a":"1","b":"2","c":"3","d":"4","e":"5","f":"6","g":"7","h":"8"})",
+      R"("attributes":{"h":"8","g":"7","f":"6","e":"5","d":"4","c":"3","b":"2","a":"0"})",
+      R"("attributes":null)",
+      R"("attributes":{"mailbox":"sales","connector":7})",
+  };
+  Decoder decoder;
+  v1::Event reused;
+  for (std::string_view first : variants) {
+    for (std::string_view second : variants) {
+      for (std::string_view json : {first, second}) {
+        const std::string event = Replace(kEmailEvent, kAttributes, json);
+        const absl::Status status = decoder.DecodeEventInto(event, Encoding::kJson, &reused);
+        const absl::Status fresh = JsonEventStatus(event);
+        EXPECT_EQ(status, fresh) << first << " then " << second;
+        if (status.ok()) {
+          EXPECT_TRUE(MessageDifferencer::Equals(reused, MustDecode(event)))
+              << first << " then " << second;
+        }
+      }
+      // Between pairs, an event without attributes: the spare map waits for the next one.
+      ASSERT_TRUE(decoder.DecodeEventInto(kCallEvent, Encoding::kJson, &reused).ok());
+      EXPECT_TRUE(reused.attributes().empty());
+    }
+  }
+}
+
 // ---- helpers ---------------------------------------------------------------------------------
 
 TEST(EncodingTest, FromContentType) {

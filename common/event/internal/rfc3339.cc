@@ -54,6 +54,18 @@ bool ReadDigits(std::string_view text, size_t* pos, int width, int64_t* value) {
   return true;
 }
 
+// Reads exactly `width` digits at p (the caller checked that they are in bounds).
+bool FixedDigits(const char* p, int width, int64_t* value) {
+  int64_t v = 0;
+  for (int i = 0; i < width; ++i) {
+    const auto digit = static_cast<unsigned>(p[i] - '0');
+    if (digit > 9) return false;
+    v = v * 10 + digit;
+  }
+  *value = v;
+  return true;
+}
+
 bool Expect(std::string_view text, size_t* pos, char lower, char upper) {
   if (*pos >= text.size() || (text[*pos] != lower && text[*pos] != upper)) return false;
   ++*pos;
@@ -63,16 +75,20 @@ bool Expect(std::string_view text, size_t* pos, char lower, char upper) {
 }  // namespace
 
 bool ParseRfc3339(std::string_view text, google::protobuf::Timestamp* out) {
+  // The shortest valid text is "YYYY-MM-DDTHH:MM:SSZ" (20 bytes): shorter ones fail below
+  // anyway, so checking the length once lets the fixed-width fields be read without a bounds
+  // check each.
+  if (text.size() < 20) return false;
   size_t pos = 0;
   int64_t year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (!ReadDigits(text, &pos, 4, &year) || !Expect(text, &pos, '-', '-') ||
-      !ReadDigits(text, &pos, 2, &month) || !Expect(text, &pos, '-', '-') ||
-      !ReadDigits(text, &pos, 2, &day) || !Expect(text, &pos, 't', 'T') ||
-      !ReadDigits(text, &pos, 2, &hour) || !Expect(text, &pos, ':', ':') ||
-      !ReadDigits(text, &pos, 2, &minute) || !Expect(text, &pos, ':', ':') ||
-      !ReadDigits(text, &pos, 2, &second)) {
+  const char* p = text.data();
+  if (!FixedDigits(p, 4, &year) || p[4] != '-' || !FixedDigits(p + 5, 2, &month) || p[7] != '-' ||
+      !FixedDigits(p + 8, 2, &day) || (p[10] != 'T' && p[10] != 't') ||
+      !FixedDigits(p + 11, 2, &hour) || p[13] != ':' || !FixedDigits(p + 14, 2, &minute) ||
+      p[16] != ':' || !FixedDigits(p + 17, 2, &second)) {
     return false;
   }
+  pos = 19;
   if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) || hour > 23 ||
       minute > 59 || second > 60) {
     return false;
