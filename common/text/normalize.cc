@@ -1,6 +1,7 @@
 #include "common/text/normalize.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -51,9 +52,54 @@ inline int32_t DecodeUtf8(const uint8_t* in, size_t n, size_t i, size_t& len) {
   return k > need ? cp : -1;
 }
 
+// 8 bytes at a time, as one little-endian word: the high bit of each byte that is >= `n`
+// (n in 1..128; valid when every byte is < 0x80, so no addition carries into the next byte).
+constexpr uint64_t kEachByte = 0x0101010101010101;
+constexpr uint64_t kHighBits = 0x8080808080808080;
+constexpr uint64_t BytesAtLeast(uint64_t word, uint8_t n) {
+  return (word + kEachByte * (0x80 - n)) & kHighBits;
+}
+
+// Whether the table maps printable ASCII the way NormalizeAsciiWord does: ' ' is whitespace,
+// 'A'..'Z' become 'a'..'z', every other byte 0x21..0x7E stays. (NFKC_Casefold does exactly
+// this; checked rather than assumed, so the fast path is off if a table ever differs.)
+bool AsciiIsLowercaseOnly(const internal::NormalizeTable& table) {
+  for (int b = 0x20; b <= 0x7E; ++b) {
+    const int expected = b == ' '                 ? internal::NormalizeTable::kAsciiSpace
+                         : (b >= 'A' && b <= 'Z') ? b + ('a' - 'A')
+                                                  : b;
+    if (table.ascii[b] != expected) return false;
+  }
+  return true;
+}
+
+// The normalized form of 8 input bytes that the byte-at-a-time path would copy unchanged but
+// for lower-casing, or false. Accepted: bytes 0x21..0x7E, and single ' ' between two of them
+// when `spaces` (the first byte may be a ' ' because the caller has just written a non-space
+// byte; the last may not, since the byte after it is unknown). Such a ' ' is a whitespace run
+// of one byte the general path turns into one ' ' with no line break and an offset anchor on
+// the identity line it is already on (AddAnchor skips it), so copying it is the same result.
+bool NormalizeAsciiWord(const uint8_t* in, bool spaces, char* out) {
+  uint64_t word;
+  std::memcpy(&word, in, sizeof(word));
+  if ((word & kHighBits) != 0) return false;  // non-ASCII: the byte path decodes it
+  const uint64_t at_least_space = BytesAtLeast(word, 0x20);
+  const uint64_t at_least_bang = BytesAtLeast(word, 0x21);
+  if ((~at_least_space & kHighBits) != 0 || BytesAtLeast(word, 0x7F) != 0) return false;
+  const uint64_t space = at_least_space & ~at_least_bang;
+  if (space != 0 && (!spaces || (space & (space << 8)) != 0 || (space >> 63) != 0)) return false;
+  const uint64_t upper = BytesAtLeast(word, 'A') & ~BytesAtLeast(word, 'Z' + 1);
+  word |= upper >> 2;  // 0x80 >> 2 == 0x20, the case bit
+  std::memcpy(out, &word, sizeof(word));
+  return true;
+}
+
 class TableNormalizer final : public Normalizer {
  public:
-  explicit TableNormalizer(internal::NormalizeTable table) : table_(std::move(table)) {}
+  TableNormalizer(internal::NormalizeTable table, bool word_at_a_time)
+      : table_(std::move(table)),
+        word_at_a_time_(word_at_a_time && std::endian::native == std::endian::little &&
+                        AsciiIsLowercaseOnly(table_)) {}
 
   NormalizedText Normalize(std::string_view input) const override {
     NormalizedText out;
@@ -103,10 +149,24 @@ class TableNormalizer final : public Normalizer {
           dst[o++] = static_cast<char>(m);
           ++i;
           space = false;
-          // Runs of printable ASCII are most of English text: a tight loop for them.
-          while (i < n && in[i] < 0x80 && ascii[in[i]] != internal::NormalizeTable::kAsciiSpace) {
-            dst[o++] = static_cast<char>(ascii[in[i]]);
-            ++i;
+          // Runs of printable ASCII are most of English text: a tight loop for them, 8 bytes
+          // at a time where NormalizeAsciiWord accepts them (single spaces between words
+          // included once the offset map has an anchor: before that, the general path would
+          // add one at the first space), else byte by byte for up to 8 bytes.
+          for (;;) {
+            if (word_at_a_time_) {
+              while (n - i >= 8 && NormalizeAsciiWord(in + i, !kMap || !map->empty(), dst + o)) {
+                i += 8;
+                o += 8;
+              }
+            }
+            const size_t stop = std::min(n, i + 8);
+            while (i < stop && in[i] < 0x80 &&
+                   ascii[in[i]] != internal::NormalizeTable::kAsciiSpace) {
+              dst[o++] = static_cast<char>(ascii[in[i]]);
+              ++i;
+            }
+            if (i != stop || i == n) break;
           }
           continue;
         }
@@ -240,14 +300,23 @@ class TableNormalizer final : public Normalizer {
   }
 
   const internal::NormalizeTable table_;
+  const bool word_at_a_time_;  // the 8-byte ASCII path (NormalizeAsciiWord) is on
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<const Normalizer>> Normalizer::Create() {
-  absl::StatusOr<internal::NormalizeTable> table = internal::BuildNormalizeTable();
-  if (!table.ok()) return table.status();
-  return std::make_unique<const TableNormalizer>(*std::move(table));
+  return internal::CreateTableNormalizer(/*word_at_a_time=*/true);
 }
+
+namespace internal {
+
+absl::StatusOr<std::unique_ptr<const Normalizer>> CreateTableNormalizer(bool word_at_a_time) {
+  absl::StatusOr<NormalizeTable> table = BuildNormalizeTable();
+  if (!table.ok()) return table.status();
+  return std::make_unique<const TableNormalizer>(*std::move(table), word_at_a_time);
+}
+
+}  // namespace internal
 
 }  // namespace autostage::text

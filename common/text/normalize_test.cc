@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/text/internal/normalize_table.h"
 #include "gtest/gtest.h"
 
 namespace autostage::text {
@@ -232,6 +233,65 @@ TEST_F(NormalizerTest, RandomInputKeepsMapConsistent) {
     }
     EXPECT_EQ(out.to_input.ToSource(out.text.size()), input.size());
     EXPECT_EQ(out.text.find("  "), std::string::npos) << input;
+  }
+}
+
+// The 8-byte ASCII path (on in Create()) against the byte-at-a-time path: same text, same
+// offset map (anchor for anchor, and every offset mapped the same) on random mixes of words,
+// single and double spaces, line breaks, upper case, controls, non-ASCII whitespace, ignorables
+// and invalid bytes, with and without the offset map.
+TEST(NormalizerFastPathTest, WordAtATimeEqualsByteAtATime) {
+  auto fast = internal::CreateTableNormalizer(/*word_at_a_time=*/true);
+  auto slow = internal::CreateTableNormalizer(/*word_at_a_time=*/false);
+  ASSERT_TRUE(fast.ok()) << fast.status();
+  ASSERT_TRUE(slow.ok()) << slow.status();
+  const std::string_view pieces[] = {"Signed",
+                                     "the",
+                                     "CONTRACT",
+                                     "po#123",
+                                     "a",
+                                     "Zz",
+                                     " ",
+                                     " ",
+                                     " ",
+                                     "  ",
+                                     "\n",
+                                     "\r\n",
+                                     "\t",
+                                     ",",
+                                     ".",
+                                     "-",
+                                     "\x7F",
+                                     "\x01",
+                                     "合同",
+                                     "Ｐ",
+                                     "ﬁ",
+                                     "é",
+                                     "\xC2\xA0",
+                                     "\xE2\x80\x8B",
+                                     "\xE3\x80\x80",
+                                     "\xFF",
+                                     "\xE5\x90",
+                                     "quote\"d",
+                                     "[x]",
+                                     "~`{}",
+                                     "@",
+                                     "^_",
+                                     "0123456789"};
+  std::mt19937 rng(20261127);  // fixed seed: deterministic
+  NormalizedText reused;
+  for (int round = 0; round < 3000; ++round) {
+    std::string input;
+    const int n = static_cast<int>(rng() % 60);
+    for (int k = 0; k < n; ++k) input += pieces[rng() % std::size(pieces)];
+    const NormalizedText want = (*slow)->Normalize(input);
+    (*fast)->NormalizeInto(input, &reused);
+    ASSERT_EQ(reused.text, want.text) << input;
+    ASSERT_EQ(reused.to_input.anchor_count(), want.to_input.anchor_count()) << input;
+    for (size_t d = 0; d <= want.text.size() + 1; ++d) {
+      ASSERT_EQ(reused.to_input.ToSource(d), want.to_input.ToSource(d)) << input << " at " << d;
+    }
+    ASSERT_EQ((*fast)->NormalizeString(input), want.text) << input;
   }
 }
 

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,18 @@ struct NormalizeTable {
 // Fails (kInternal) when the ICU normalizer or the "Traditional-Simplified" transliterator
 // cannot be loaded (missing ICU data).
 absl::StatusOr<NormalizeTable> BuildNormalizeTable();
+
+}  // namespace autostage::text::internal
+
+namespace autostage::text {
+class Normalizer;
+}  // namespace autostage::text
+
+namespace autostage::text::internal {
+
+// Normalizer::Create() with the 8-byte ASCII path on (`word_at_a_time`) or off: tests compare
+// the two, which must give the same text and offset map on every input (normalize.cc).
+absl::StatusOr<std::unique_ptr<const Normalizer>> CreateTableNormalizer(bool word_at_a_time);
 
 }  // namespace autostage::text::internal
 
