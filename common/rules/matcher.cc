@@ -5,9 +5,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/rules/internal/hit_walk.h"
 
 namespace autostage::rules {
 namespace {
+
+using internal::ForEachHitOf;
+using internal::HitsOf;
 
 int OnMatch(unsigned int id, unsigned long long from, unsigned long long to, unsigned int /*flags*/,
             void* context) {
@@ -35,17 +39,6 @@ size_t CodePoints(std::string_view text, size_t begin, size_t end) {
     if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++n;
   }
   return n;
-}
-
-// Hits of `pattern` in `hits` (sorted by pattern, start).
-std::pair<std::vector<Hit>::const_iterator, std::vector<Hit>::const_iterator> HitsOf(
-    const std::vector<Hit>& hits, uint32_t pattern) {
-  auto lo = std::lower_bound(hits.begin(), hits.end(), pattern,
-                             [](const Hit& h, uint32_t p) { return h.pattern < p; });
-  // A pattern has few hits in a segment: walk them rather than search a second time.
-  auto hi = lo;
-  while (hi != hits.end() && hi->pattern == pattern) ++hi;
-  return {lo, hi};
 }
 
 // Whether `hits` (sorted by pattern, start) holds a hit of `pattern`: one search, where
@@ -269,31 +262,30 @@ bool Matcher::EvaluateRule(const CompiledPipeline& pipeline, const SegmentContex
   // anchor terms (lexicons), so test each hit against the sorted anchor list when that is
   // cheaper than one search of the hits per anchor term.
   anchors_.clear();
-  if (hits.size() < rule.anchors.size()) {
-    for (const Hit& h : hits) {
-      if (std::binary_search(rule.anchors.begin(), rule.anchors.end(), h.pattern)) {
-        anchors_.push_back(h);
-      }
-    }
-  } else {
-    for (uint32_t p : rule.anchors) {
-      auto [lo, hi] = HitsOf(hits, p);
-      anchors_.insert(anchors_.end(), lo, hi);
-    }
-  }
+  ForEachHitOf(hits, rule.anchors, [&](const Hit& h) {
+    anchors_.push_back(h);
+    return false;
+  });
   std::sort(anchors_.begin(), anchors_.end(),
             [](const Hit& a, const Hit& b) { return a.start < b.start; });
   // Cheap rejections first: a required term absent from the whole segment, or no near term
   // within reach in bytes (a code point is at most 4 bytes), needs no sentence.
   const bool all_present = AllGroupsPresent(hits, rule.all_groups);
   // Likewise the clause is needed only when an excluding term occurs in the segment at all.
-  const bool none_present =
-      std::any_of(rule.none.begin(), rule.none.end(), [&](uint32_t p) { return HasHit(hits, p); });
+  const bool none_present = ForEachHitOf(hits, rule.none_sorted, [](const Hit&) { return true; });
+  // The near terms' hits, for NearPossible on each anchor.
+  near_hits_.clear();
+  if (all_present) {
+    ForEachHitOf(hits, rule.near_sorted, [&](const Hit& h) {
+      near_hits_.push_back(h);
+      return false;
+    });
+  }
   // Outcome texts are built only for a trace: the hot path allocates for firings only.
   std::string outcome;
   for (const Hit& anchor : anchors_) {
     const text::ByteRange range{anchor.start, anchor.end};
-    if (!all_present || !NearPossible(hits, rule, anchor)) {
+    if (!all_present || !NearPossible(near_hits_, rule, anchor)) {
       if (trace != nullptr) {
         trace->push_back({r, range, "conditions: required term absent", {}, false});
       }
@@ -401,17 +393,13 @@ bool Matcher::AllGroupsPresent(const std::vector<Hit>& hits,
   return true;
 }
 
-bool Matcher::NearPossible(const std::vector<Hit>& hits, const CompiledRule& rule,
+bool Matcher::NearPossible(const std::vector<Hit>& near_hits, const CompiledRule& rule,
                            const Hit& anchor) const {
   if (rule.near.empty()) return true;
   const size_t reach = 4 * static_cast<size_t>(rule.rule->near ? rule.rule->near->within : 0);
-  for (uint32_t p : rule.near) {
-    auto [lo, hi] = HitsOf(hits, p);
-    for (auto it = lo; it != hi; ++it) {
-      if (it->end + reach >= anchor.start && it->start <= anchor.end + reach) return true;
-    }
-  }
-  return false;
+  return std::any_of(near_hits.begin(), near_hits.end(), [&](const Hit& h) {
+    return h.end + reach >= anchor.start && h.start <= anchor.end + reach;
+  });
 }
 
 // The analyzer itself bounds how far it looks around a match, so the cost per anchor is bounded.

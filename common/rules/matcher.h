@@ -124,7 +124,9 @@ class Matcher {
 
   bool AllGroupsPresent(const std::vector<Hit>& hits,
                         const std::vector<std::vector<uint32_t>>& groups) const;
-  bool NearPossible(const std::vector<Hit>& hits, const CompiledRule& rule,
+  // Whether a hit of `near_hits` (the segment's hits of the rule's near terms) is within
+  // reach of `anchor` in bytes: a cheap test before the sentence is looked for.
+  bool NearPossible(const std::vector<Hit>& near_hits, const CompiledRule& rule,
                     const Hit& anchor) const;
   text::ByteRange SentenceAt(std::string_view text, const Hit& anchor, SegmentCache* cache);
   // With `analyze`, the clause comes from AnalyzeAt (cached findings) instead of a separate scan.
@@ -141,6 +143,7 @@ class Matcher {
   std::vector<uint32_t> candidates_;
   std::vector<Hit> anchors_;        // EvaluateRule's anchors of one rule
   std::vector<uint32_t> term_ids_;  // EvaluateRule's matched patterns of one anchor
+  std::vector<Hit> near_hits_;      // EvaluateRule's hits of the rule's near terms
   SegmentCache cache_;              // Evaluate's (cleared per call)
 };
 

@@ -3,11 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <string_view>
+#include <tuple>
 
 #include "common/rules/internal/fakes.h"
+#include "common/rules/internal/hit_walk.h"
 #include "common/rules/internal/test_util.h"
 
 namespace autostage::rules {
@@ -372,6 +375,60 @@ TEST_F(MatcherTest, ScanAgreesWithReferenceOnRandomTerms) {
         EXPECT_EQ(hits[i].pattern, expected[i].pattern) << text;
         EXPECT_EQ(hits[i].start, expected[i].start) << text;
         EXPECT_EQ(hits[i].end, expected[i].end) << text;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace autostage::rules
+
+namespace autostage::rules {
+namespace {
+
+// The three walks of ForEachHitOf (and kAuto) visit exactly the hits a plain filter keeps, in
+// the same order, and stop where the callback says, on random hit lists and term sets of
+// every relative size (few terms, few hits, comparable).
+TEST(HitWalkTest, EveryWalkAgreesWithAPlainFilter) {
+  std::mt19937 rng(23);
+  const internal::HitWalk walks[] = {internal::HitWalk::kAuto, internal::HitWalk::kPerTerm,
+                                     internal::HitWalk::kPerHit, internal::HitWalk::kMerge};
+  for (int round = 0; round < 2000; ++round) {
+    const uint32_t universe = 1 + rng() % 60;
+    std::vector<Hit> hits(rng() % 80);
+    for (Hit& h : hits) {
+      h.pattern = rng() % universe;
+      h.start = rng() % 100;
+      h.end = h.start + 1 + rng() % 5;
+    }
+    std::sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) {
+      return std::tie(a.pattern, a.start) < std::tie(b.pattern, b.start);
+    });
+    std::vector<uint32_t> terms(rng() % 70);
+    for (uint32_t& t : terms) t = rng() % universe;
+    std::sort(terms.begin(), terms.end());
+    terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
+    std::vector<Hit> expected;
+    for (const Hit& h : hits) {
+      if (std::binary_search(terms.begin(), terms.end(), h.pattern)) expected.push_back(h);
+    }
+    // Stop after `limit` visits (or never, when limit exceeds the matches).
+    const size_t limit = 1 + rng() % (expected.size() + 2);
+    for (internal::HitWalk walk : walks) {
+      std::vector<Hit> seen;
+      const bool stopped = internal::ForEachHitOf(
+          hits, terms,
+          [&](const Hit& h) {
+            seen.push_back(h);
+            return seen.size() == limit;
+          },
+          walk);
+      const size_t want = std::min(limit, expected.size());
+      ASSERT_EQ(stopped, limit <= expected.size()) << "round " << round;
+      ASSERT_EQ(seen.size(), want) << "round " << round << " walk " << static_cast<int>(walk);
+      for (size_t i = 0; i < want; ++i) {
+        EXPECT_EQ(seen[i].pattern, expected[i].pattern) << "round " << round;
+        EXPECT_EQ(seen[i].start, expected[i].start) << "round " << round;
       }
     }
   }

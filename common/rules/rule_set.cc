@@ -355,6 +355,12 @@ class RuleSetBuilder {
     }
     if (rule.near) c.near = AddGroups(rule, rule.near->terms, out);
     c.none = AddGroups(rule, rule.none, out);
+    for (auto [from, to] :
+         {std::pair{&c.near, &c.near_sorted}, std::pair{&c.none, &c.none_sorted}}) {
+      *to = *from;
+      std::sort(to->begin(), to->end());
+      to->erase(std::unique(to->begin(), to->end()), to->end());
+    }
     for (const std::string& s : rule.sources) {
       c.source_email |= s == "email";
       c.source_call |= s == "call";

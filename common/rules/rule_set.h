@@ -72,6 +72,11 @@ struct CompiledRule {
   std::vector<std::vector<uint32_t>> all_groups;  // one hit of each group
   std::vector<uint32_t> near;
   std::vector<uint32_t> none;
+  // `near` and `none` sorted, without repeats: whether any of them occurs in a segment is one
+  // walk along the segment's hits (sorted by pattern) instead of one search per term. The
+  // lists above keep the rule's order, which names the matched term.
+  std::vector<uint32_t> near_sorted;
+  std::vector<uint32_t> none_sorted;
   bool source_email = false, source_call = false, source_chat = false;
   bool speaker_customer = false, speaker_rep = false;
   bool direction_inbound = false, direction_outbound = false;
