@@ -1,5 +1,6 @@
 #include "common/text/extract.h"
 
+#include <charconv>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,6 +47,17 @@ void AddTrimmed(Extraction& out, std::string_view value, Speaker speaker, Segmen
   size_t lead = internal::LeadingSpace(value);
   if (lead == value.size()) return;
   AddSlice(out, value, lead, value.size() - internal::TrailingSpace(value), speaker, kind, field);
+}
+
+// Sets `field` to prefix + decimal index + suffix ("chat.messages[3].text") in place: the
+// buffer's capacity is reused from message to message, with no formatting machinery.
+void SetIndexedField(std::string& field, std::string_view prefix, int index,
+                     std::string_view suffix) {
+  char digits[16];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), index);
+  field.assign(prefix.data(), prefix.size());
+  field.append(digits, end);
+  field.append(suffix.data(), suffix.size());
 }
 
 void DropWhole(Extraction& out, std::string field, size_t length, std::string_view format) {
@@ -137,8 +149,7 @@ void ExtractCall(const v1::Event& event, Extraction& out) {
   for (int i = 0; i < call.transcript_size(); ++i) {
     const v1::TranscriptTurn& turn = call.transcript(i);
     Speaker speaker = turn.speaker() == "rep" ? Speaker::kRep : Speaker::kCustomer;
-    field.clear();
-    absl::StrAppend(&field, "call.transcript[", i, "].text");
+    SetIndexedField(field, "call.transcript[", i, "].text");
     AddTrimmed(out, turn.text(), speaker, SegmentKind::kBody, field);
   }
   // Notes are written by the rep but record what the customer said (rule 8).
@@ -177,6 +188,11 @@ void AddFilePlaceholders(Extraction& out, std::string_view text, Speaker speaker
   size_t i = 0;
   while (i < text.size()) {
     size_t open_len = 0;
+    // Only '[' and the lead byte of '【' (E3 80 90) can open a placeholder.
+    if (text[i] != '[' && text[i] != '\xE3') {
+      ++i;
+      continue;
+    }
     if (text[i] == '[') {
       open_len = 1;
     } else if (text.substr(i, 3) == "【") {
@@ -233,8 +249,7 @@ void ExtractChat(const v1::Event& event, Extraction& out) {
   for (int i = 0; i < chat.messages_size(); ++i) {
     const v1::ChatMessage& msg = chat.messages(i);
     std::string_view text = msg.text();
-    field.clear();
-    absl::StrAppend(&field, "chat.messages[", i, "].text");
+    SetIndexedField(field, "chat.messages[", i, "].text");
     Speaker speaker = msg.sender() == "rep" ? Speaker::kRep : Speaker::kCustomer;
     size_t lead = internal::LeadingSpace(text);
     if (lead == text.size()) continue;

@@ -192,8 +192,9 @@ HeaderMatch MatchHeaderKey(std::string_view t) {
     return set;
   }();
   if (!kFirstBytes.MayStart(t)) return {};
+  const char first = AsciiLower(t[0]);
   for (const Entry& e : kEntries) {
-    if (MatchLabel(t, e.word) > 0) return {e.key, e.zh};
+    if (e.word[0] == first && MatchLabel(t, e.word) > 0) return {e.key, e.zh};
   }
   return {};
 }
@@ -505,6 +506,8 @@ class Splitter {
   bool Blank(size_t i) const { return lines_[i].tb == lines_[i].te; }
 
   void BuildLines() {
+    // One allocation: a line per '\n' plus the last one.
+    lines_.reserve(static_cast<size_t>(std::count(text_.begin(), text_.end(), '\n')) + 1);
     size_t pos = 0;
     while (pos < text_.size()) {
       const void* nl = std::memchr(text_.data() + pos, '\n', text_.size() - pos);
@@ -636,6 +639,7 @@ class Splitter {
 
   void StripTrailing(size_t cut) {
     std::vector<Content> content;
+    content.reserve(cut);
     bool gap = true, sep = false;
     for (size_t i = 0; i < cut; ++i) {
       if (Blank(i) || !lines_[i].drop.empty()) {

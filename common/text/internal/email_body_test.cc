@@ -475,6 +475,59 @@ TEST(EmailFastPathTest, SeparatorFirstByteTestMatchesGeneralForm) {
   }
 }
 
+// LeadingSpace / TrailingSpace / SkipOpeningBrackets as they were before their byte tests:
+// decode every code point.
+size_t GeneralLeadingSpace(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    CodePoint cp = DecodeAt(s, i);
+    if (!IsSpace(cp.value)) break;
+    i += cp.length;
+  }
+  return i;
+}
+
+size_t GeneralTrailingSpace(std::string_view s) {
+  size_t end = s.size();
+  while (end > 0) {
+    CodePoint cp = DecodeBefore(s, end);
+    if (!IsSpace(cp.value)) break;
+    end -= cp.length;
+  }
+  return s.size() - end;
+}
+
+std::string_view GeneralSkipOpeningBrackets(std::string_view s) {
+  while (true) {
+    s.remove_prefix(GeneralLeadingSpace(s));
+    if (s.empty()) return s;
+    CodePoint cp = DecodeAt(s, 0);
+    char32_t c = cp.value;
+    if (c != '[' && c != '(' && c != 0x3010 && c != 0xFF08 && c != 0xFF3B && c != 0x3014) return s;
+    s.remove_prefix(cp.length);
+  }
+}
+
+void ExpectSpacesMatch(std::string_view t) {
+  ASSERT_EQ(LeadingSpace(t), GeneralLeadingSpace(t)) << t;
+  ASSERT_EQ(TrailingSpace(t), GeneralTrailingSpace(t)) << t;
+  ASSERT_EQ(SkipOpeningBrackets(t).size(), GeneralSkipOpeningBrackets(t).size()) << t;
+}
+
+TEST(EmailFastPathTest, SpaceByteTestsMatchGeneralForms) {
+  static constexpr std::string_view kBrackets[] = {"[",  "(",  "【", "（",
+                                                   "［", "〔", " ",  "\xE3\x80\x80"};
+  std::vector<std::string_view> fragments(std::begin(kBrackets), std::end(kBrackets));
+  std::mt19937 rng(11);
+  for (int round = 0; round < 200000; ++round) {
+    std::string t = RandomText(rng, fragments);
+    if (round % 3 == 0) t.insert(t.begin(), static_cast<char>(rng() % 256));
+    if (round % 5 == 0) t.push_back(static_cast<char>(rng() % 256));
+    ExpectSpacesMatch(t);
+  }
+  for (const std::string& line : CorpusLines()) ExpectSpacesMatch(line);
+}
+
 }  // namespace fast_path
 
 }  // namespace

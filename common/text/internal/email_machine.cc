@@ -22,15 +22,17 @@ struct WordList {
   // `s` starts (after brackets) with a word followed by a colon: "Accepted: x", "邀请：x".
   bool Label(std::string_view s) const {
     if (!first_bytes.MayStart(s)) return false;
+    const char first = AsciiLower(s[0]);
     for (size_t i = 0; i < size; ++i) {
-      if (MatchLabel(s, words[i]) > 0) return true;
+      if (words[i][0] == first && MatchLabel(s, words[i]) > 0) return true;
     }
     return false;
   }
   bool StartOf(std::string_view s) const {
     if (!first_bytes.MayStart(s)) return false;
+    const char first = AsciiLower(s[0]);
     for (size_t i = 0; i < size; ++i) {
-      if (StartsWithNoCase(s, words[i])) return true;
+      if (words[i][0] == first && StartsWithNoCase(s, words[i])) return true;
     }
     return false;
   }
@@ -45,20 +47,53 @@ std::string_view LocalPart(std::string_view address) {
   return at == std::string_view::npos ? address : address.substr(0, at);
 }
 
-// Attribute lookup tolerant of case and '-' vs '_' ("List-Unsubscribe", "list_unsubscribe").
-const std::string* FindAttr(const google::protobuf::Map<std::string, std::string>& attrs,
-                            std::string_view key) {
-  for (const auto& [k, v] : attrs) {
-    if (k.size() != key.size()) continue;
-    bool same = true;
-    for (size_t i = 0; i < k.size() && same; ++i) {
-      char c = AsciiLower(k[i]);
-      if (c == '-') c = '_';
-      same = c == key[i];
-    }
-    if (same) return &v;
+// Attribute keys compare tolerant of case and '-' vs '_' ("List-Unsubscribe",
+// "list_unsubscribe"); `key` is lower case with '_'.
+bool SameAttrKey(std::string_view k, std::string_view key) {
+  if (k.size() != key.size()) return false;
+  for (size_t i = 0; i < k.size(); ++i) {
+    char c = AsciiLower(k[i]);
+    if (c == '-') c = '_';
+    if (c != key[i]) return false;
   }
-  return nullptr;
+  return true;
+}
+
+// The attributes the checks below read, found in one pass over the map (it is a hash map:
+// walking it costs more than comparing keys). Of equal keys ("List-Id", "list_id") the first in
+// map order wins.
+struct MachineAttrs {
+  const std::string* auto_submitted = nullptr;
+  const std::string* x_autoreply = nullptr;
+  const std::string* x_autorespond = nullptr;
+  const std::string* precedence = nullptr;
+  const std::string* list_unsubscribe = nullptr;
+  const std::string* list_id = nullptr;
+};
+
+MachineAttrs FindMachineAttrs(const google::protobuf::Map<std::string, std::string>& attrs) {
+  struct Wanted {
+    std::string_view key;
+    const std::string* MachineAttrs::*slot;
+  };
+  static constexpr Wanted kWanted[] = {
+      {"auto_submitted", &MachineAttrs::auto_submitted},
+      {"x_autoreply", &MachineAttrs::x_autoreply},
+      {"x_autorespond", &MachineAttrs::x_autorespond},
+      {"precedence", &MachineAttrs::precedence},
+      {"list_unsubscribe", &MachineAttrs::list_unsubscribe},
+      {"list_id", &MachineAttrs::list_id},
+  };
+  MachineAttrs found;
+  for (const auto& [k, v] : attrs) {
+    for (const Wanted& w : kWanted) {
+      if (found.*w.slot == nullptr && SameAttrKey(k, w.key)) {
+        found.*w.slot = &v;
+        break;
+      }
+    }
+  }
+  return found;
 }
 
 bool IsCalendar(const v1::Email& email, std::string_view subject) {
@@ -138,15 +173,14 @@ bool IsBounce(const v1::Party& from, std::string_view subject) {
   return kSubjectsSet.FoundIn(subject);
 }
 
-bool IsAutoReply(const v1::Email& email,
-                 const google::protobuf::Map<std::string, std::string>& attrs,
-                 std::string_view subject, std::string_view body) {
+bool IsAutoReply(const v1::Email& email, const MachineAttrs& attrs, std::string_view subject,
+                 std::string_view body) {
   if (email.auto_submitted()) return true;
-  if (const std::string* v = FindAttr(attrs, "auto_submitted")) {
+  if (const std::string* v = attrs.auto_submitted) {
     std::string_view value = Trim(*v);
     if (!value.empty() && !EqualsNoCase(value, "no") && !EqualsNoCase(value, "false")) return true;
   }
-  if (FindAttr(attrs, "x_autoreply") != nullptr || FindAttr(attrs, "x_autorespond") != nullptr) {
+  if (attrs.x_autoreply != nullptr || attrs.x_autorespond != nullptr) {
     return true;
   }
   static constexpr std::string_view kSubjectStarts[] = {
@@ -183,16 +217,14 @@ bool IsAutoReply(const v1::Email& email,
   return kCuesSet.FoundIn(head);
 }
 
-bool IsNewsletter(const v1::Party& from,
-                  const google::protobuf::Map<std::string, std::string>& attrs,
-                  std::string_view body) {
-  if (const std::string* v = FindAttr(attrs, "precedence")) {
+bool IsNewsletter(const v1::Party& from, const MachineAttrs& attrs, std::string_view body) {
+  if (const std::string* v = attrs.precedence) {
     std::string_view value = Trim(*v);
     if (EqualsNoCase(value, "bulk") || EqualsNoCase(value, "list") || EqualsNoCase(value, "junk")) {
       return true;
     }
   }
-  if (FindAttr(attrs, "list_unsubscribe") != nullptr || FindAttr(attrs, "list_id") != nullptr) {
+  if (attrs.list_unsubscribe != nullptr || attrs.list_id != nullptr) {
     return true;
   }
   std::string_view local = LocalPart(from.email());
@@ -219,8 +251,9 @@ std::string_view MachineMadeReason(const v1::Email& email, const v1::Party& from
   std::string_view subject = SkipOpeningBrackets(email.subject());
   if (IsCalendar(email, subject)) return "calendar";
   if (IsBounce(from, subject)) return "bounce";
-  if (IsAutoReply(email, attrs, subject, body)) return "auto_reply";
-  if (IsNewsletter(from, attrs, body)) return "newsletter";
+  const MachineAttrs machine_attrs = FindMachineAttrs(attrs);
+  if (IsAutoReply(email, machine_attrs, subject, body)) return "auto_reply";
+  if (IsNewsletter(from, machine_attrs, body)) return "newsletter";
   return {};
 }
 
@@ -253,8 +286,10 @@ size_t ReplyPrefixChain(std::string_view subject) {
     size_t lead = LeadingSpace(rest);
     rest.remove_prefix(lead);
     if (!kFirstBytes.MayStart(rest)) return consumed;
+    const char first = AsciiLower(rest[0]);
     size_t matched = 0;
     for (std::string_view p : kPrefixes) {
+      if (p[0] != first) continue;  // no match can start here (matched is still 0)
       matched = MatchLabel(rest, p);
       if (matched == 0 && StartsWithNoCase(rest, p) && rest.size() > p.size() &&
           rest[p.size()] == '[') {

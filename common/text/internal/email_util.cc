@@ -40,6 +40,19 @@ bool IsSpace(char32_t c) {
          (c >= 0x2000 && c <= 0x200B) || c == 0x3000 || c == 0xFEFF || c == 0x202F || c == 0x205F;
 }
 
+namespace {
+
+// Bytes that can start / end a non-ASCII IsSpace code point: U+00A0 is C2 A0; U+2000..U+200B
+// are E2 80 80..8B; U+202F is E2 80 AF; U+205F is E2 81 9F; U+3000 is E3 80 80; U+FEFF is
+// EF BB BF. A code point starting or ending with any other byte (or an invalid sequence, which
+// decodes as U+FFFD) is no space: most text (ideographs, letters) is told so without decoding.
+bool MayStartWideSpace(unsigned char c) { return c == 0xC2 || c == 0xE2 || c == 0xE3 || c == 0xEF; }
+bool MayEndWideSpace(unsigned char c) {
+  return c == 0xA0 || (c >= 0x80 && c <= 0x8B) || c == 0xAF || c == 0x9F || c == 0xBF;
+}
+
+}  // namespace
+
 size_t LeadingSpace(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
@@ -49,6 +62,7 @@ size_t LeadingSpace(std::string_view s) {
       ++i;
       continue;
     }
+    if (!MayStartWideSpace(c)) break;
     CodePoint cp = DecodeAt(s, i);
     if (!IsSpace(cp.value)) break;
     i += cp.length;
@@ -65,6 +79,7 @@ size_t TrailingSpace(std::string_view s) {
       --end;
       continue;
     }
+    if (!MayEndWideSpace(c)) break;
     CodePoint cp = DecodeBefore(s, end);
     if (!IsSpace(cp.value)) break;
     end -= cp.length;
@@ -233,6 +248,12 @@ std::string_view SkipOpeningBrackets(std::string_view s) {
     size_t lead = LeadingSpace(s);
     s.remove_prefix(lead);
     if (s.empty()) return s;
+    const auto first = static_cast<unsigned char>(s[0]);
+    if (first < 0x80) {  // ASCII: only '[' and '(' open (spaces are gone)
+      if (first != '[' && first != '(') return s;
+      s.remove_prefix(1);
+      continue;
+    }
     CodePoint cp = DecodeAt(s, 0);
     char32_t c = cp.value;
     if (c == '[' || c == '(' || c == 0x3010 /*【*/ || c == 0xFF08 /*（*/ || c == 0xFF3B /*［*/ ||
