@@ -753,11 +753,13 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
       size_t first = std::string_view::npos;
       size_t end = 0;
       if (r.begin >= clause_begin && r.begin < clause_end) {
-        // A run after the match matters only through its clause conjunctions (they end the
-        // clause) and trailing hypothetical cues ("签的话"): negation and other hypothetical
-        // cues count before the match only, and question cues are plain strings. Without
-        // either, its words change no finding and it stays opaque.
-        if (reference_ || r.begin < me || r.structural) {
+        // Words of a run matter only where a cue can start: negation and hypothetical cues
+        // count before the match only, question cues are plain strings, and the waiting words
+        // of "等…再" count only with a "再" before the match (`wait`, below). So a run whose
+        // triggers all start after the match matters only through clause conjunctions (they
+        // end the clause) and trailing hypothetical cues ("签的话"); without either, its
+        // words change no finding and it stays opaque.
+        if (reference_ || r.first < me || r.structural) {
           first = r.first;
           end = r.last;
         }
