@@ -723,9 +723,8 @@ TEST(DecoderTest, DecodeEventIntoReusedEventMatchesFreshDecode) {
   }
 }
 
-// The reader overwrites the values of a reused attributes map when the keys are the same:
-// every sequence of same, fewer, more, other, duplicate and null keys, and a wrong type, must
-// equal a fresh decode.
+// A reused Decoder and Event: every sequence of same, fewer, more, other, duplicate and null
+// attribute keys, and a wrong type, equals a fresh decode (nothing of the previous map stays).
 TEST(DecoderTest, ReusedAttributesMatchFreshDecode) {
   const std::string_view kAttributes = R"("attributes":{"mailbox":"sales"})";
   const std::string_view variants[] = {
@@ -759,7 +758,7 @@ TEST(DecoderTest, ReusedAttributesMatchFreshDecode) {
               << first << " then " << second;
         }
       }
-      // Between pairs, an event without attributes: the spare map waits for the next one.
+      // Between pairs, an event without attributes.
       ASSERT_TRUE(decoder.DecodeEventInto(kCallEvent, Encoding::kJson, &reused).ok());
       EXPECT_TRUE(reused.attributes().empty());
     }

@@ -1,6 +1,5 @@
 #include "common/event/internal/json_reader.h"
 
-#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -304,44 +303,10 @@ absl::Status ReadChat(element value, const Path& path, v1::Chat* out) {
   return absl::OkStatus();
 }
 
-// Most streams carry the same few attribute keys event after event (the connector's), and a
-// map rebuilt per event frees and allocates a node per entry. When the JSON object names
-// exactly the keys the map already holds (each once; checked for up to kReusedAttributes
-// keys, pairwise for duplicates), only the values are overwritten; otherwise the map is
-// rebuilt. Either way the result is {key: last value} of the non-null fields, and fields are
-// read in document order, so the first error is the same.
-
 absl::Status ReadAttributes(element value, const Path& path,
                             google::protobuf::Map<std::string, std::string>* out) {
   object fields;
   RETURN_IF_ERROR(GetObject(value, path, &fields));
-  if (!out->empty() && out->size() <= kReusedAttributes) {
-    std::array<std::string_view, kReusedAttributes> keys;
-    std::array<element, kReusedAttributes> values;
-    std::array<std::string*, kReusedAttributes> slots;
-    size_t n = 0;
-    bool same_keys = true;
-    for (key_value_pair field : fields) {
-      if (IsNull(field.value)) continue;
-      const auto it = n < kReusedAttributes ? out->find(field.key) : out->end();
-      if (it == out->end()) {
-        same_keys = false;
-        break;
-      }
-      for (size_t j = 0; j < n && same_keys; ++j) same_keys = keys[j] != field.key;
-      if (!same_keys) break;
-      keys[n] = field.key;
-      values[n] = field.value;
-      slots[n] = &it->second;
-      ++n;
-    }
-    if (same_keys && n == out->size()) {
-      for (size_t j = 0; j < n; ++j) {
-        RETURN_IF_ERROR(ReadString(values[j], Path(&path, keys[j]), slots[j]));
-      }
-      return absl::OkStatus();
-    }
-  }
   out->clear();
   for (key_value_pair field : fields) {
     if (IsNull(field.value)) continue;
@@ -371,11 +336,6 @@ void EventParts::TakeFrom(v1::Event* event) {
   if (event->has_email()) email.reset(event->release_email());
   if (event->has_call()) call.reset(event->release_call());
   if (event->has_chat()) chat.reset(event->release_chat());
-  // Kept only when small (a huge map is not worth holding) and not empty (an event without
-  // attributes leaves the previous spare in place).
-  if (!event->attributes().empty() && event->attributes().size() <= kReusedAttributes) {
-    attributes.swap(*event->mutable_attributes());
-  }
 }
 
 absl::Status ReadEventJson(element root, v1::Event* out, EventParts* spare) {
@@ -431,11 +391,7 @@ absl::Status ReadEventJson(element root, v1::Event* out, EventParts* spare) {
                    Reuse(out, spare == nullptr ? nullptr : &spare->chat, &v1::Event::has_chat,
                          &v1::Event::set_allocated_chat, &v1::Event::mutable_chat)));
     } else if (key == "attributes") {
-      google::protobuf::Map<std::string, std::string>* attributes = out->mutable_attributes();
-      if (attributes->empty() && spare != nullptr && !spare->attributes.empty()) {
-        attributes->swap(spare->attributes);
-      }
-      RETURN_IF_ERROR(ReadAttributes(field.value, child, attributes));
+      RETURN_IF_ERROR(ReadAttributes(field.value, child, out->mutable_attributes()));
     }
   }
   if (!has_event_id) return Missing(Path(&top, "event_id"));

@@ -6,9 +6,7 @@
 #ifndef AUTOSTAGE_COMMON_EVENT_INTERNAL_JSON_READER_H_
 #define AUTOSTAGE_COMMON_EVENT_INTERNAL_JSON_READER_H_
 
-#include <cstddef>
 #include <memory>
-#include <string>
 
 #include "absl/status/status.h"
 #include "autostage/v1/event.pb.h"
@@ -27,17 +25,10 @@ struct EventParts {
   std::unique_ptr<v1::Email> email;
   std::unique_ptr<v1::Call> call;
   std::unique_ptr<v1::Chat> chat;
-  // The attributes of an earlier event (at most kReusedAttributes entries): a stream usually
-  // carries the same few keys per connector, so the next event with those keys overwrites the
-  // values instead of rebuilding the map (see ReadAttributes).
-  google::protobuf::Map<std::string, std::string> attributes;
 
   // Moves the singular message fields of `event` (which must not be on an arena) into this.
   void TakeFrom(v1::Event* event);
 };
-
-// Up to this many attributes are kept in EventParts for reuse.
-inline constexpr size_t kReusedAttributes = 8;
 
 // `spare` (optional) supplies sub-messages to reuse; those used are taken from it.
 absl::Status ReadEventJson(simdjson::dom::element root, v1::Event* out,
