@@ -93,6 +93,7 @@ class OutboxPublisherTest : public ::testing::Test {
                                                                 .version = 1,
                                                                 .decision = Decision::kConfirm,
                                                                 .actor = "alice",
+                                                                .scope = ListScope{},
                                                                 .expected = {"alice", "east"}});
     EXPECT_TRUE(done.ok()) << done.status();
     return id;

@@ -174,7 +174,8 @@ local function supersede(id, why)
 end
 -- The decided proposal's updates entry (as emit_update writes it, from the fields read above).
 local function emit_decided(status, version)
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', 100000, '*', 'kind', 'decided', 'proposal_id', pid,
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', UPDATES_MAXLEN, '*', 'kind', 'decided',
+    'proposal_id', pid,
     'opportunity_id', opp, 'owner_id', p[9] or '', 'team_id', p[10] or '', 'status', status,
     'version', version, 'to_stage', p[4] or '', 'source', p[11] or '')
 end

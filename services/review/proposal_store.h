@@ -194,8 +194,9 @@ class ProposalStore {
   const std::vector<std::string>* PrepareSubmit(const v1::Proposal& proposal, int64_t now_ms,
                                                 v1::SubmitResult& result,
                                                 std::vector<std::string>& args);
-  // Fills `result` from the submit script's reply.
-  static absl::Status ParseSubmitReply(const redis::Reply& reply, v1::SubmitResult& result);
+  // Fills `result` from one proposal's four values in the submit script's flat reply, at `at`.
+  static absl::Status ParseSubmitReply(const redis::Reply& reply, size_t at,
+                                       v1::SubmitResult& result);
   absl::StatusOr<v1::ReviewedProposal> Load(redis::RedisClient& client,
                                             const std::string& opportunity_id,
                                             const std::string& proposal_id);

@@ -79,11 +79,14 @@ local function evidence_list(blob)
   end
   return bodies, chunks
 end
+-- The updates stream's one retention, for every writer (decisions, expiry, submit batches):
+-- about the last UPDATES_MAXLEN entries (docs/api.md, contract C1).
+local UPDATES_MAXLEN = 1000
 -- One entry on the updates stream (contract C1) describing proposal `pid` as it is now.
 local function emit_update(ukey, kind, pk, pid, opp)
   local f = redis.call('HMGET', pk, 'idx_owner', 'idx_team', 'status', 'version', 'to_stage',
     'sources')
-  redis.call('XADD', ukey, 'MAXLEN', '~', 100000, '*', 'kind', kind, 'proposal_id', pid,
+  redis.call('XADD', ukey, 'MAXLEN', '~', UPDATES_MAXLEN, '*', 'kind', kind, 'proposal_id', pid,
     'opportunity_id', opp, 'owner_id', f[1] or '', 'team_id', f[2] or '', 'status', f[3] or '',
     'version', f[4] or '0', 'to_stage', f[5] or '', 'source', f[6] or '')
 end

@@ -195,8 +195,7 @@ TEST_F(ProposalStoreTest, EvidenceIsCappedKeepingTheNewest) {
   for (int i = 0; i < 6; ++i) {
     // Submitted out of time order: the cap keeps the newest by occurred_at.
     const int64_t t = (i % 2 == 0) ? 1000 + i : 9000 - i;
-    SubmitOne(
-        MakeProposal("p" + std::to_string(i), "opp-1", "proposal", "e" + std::to_string(i), t));
+    SubmitOne(MakeProposal(absl::StrCat("p", i), "opp-1", "proposal", absl::StrCat("e", i), t));
   }
   absl::StatusOr<v1::ReviewedProposal> got = store_->Get("p0");
   ASSERT_TRUE(got.ok()) << got.status();
@@ -396,7 +395,7 @@ TEST_F(ProposalStoreTest, ListPendingPagesInBothOrders) {
     const std::string opp = "opp-l" + std::to_string(i);
     ASSERT_TRUE(store_->PutOpportunity(Opp(opp, "prospecting")).ok());
     if (i % 3 != 0) clock_.Advance(absl::Milliseconds(10));  // some share a timestamp
-    SubmitOne(MakeProposal("l" + std::to_string(i), opp, "proposal", "e", 1));
+    SubmitOne(MakeProposal(absl::StrCat("l", i), opp, "proposal", "e", 1));
   }
   for (v1::ListOrder order : {v1::LIST_ORDER_NEWEST_FIRST, v1::LIST_ORDER_OLDEST_FIRST}) {
     std::vector<std::string> seen;
@@ -585,7 +584,7 @@ TEST_F(ProposalStoreTest, ExpiryWorksInBatches) {
   for (int i = 0; i < kCount; ++i) {
     const std::string opp = "opp-b" + std::to_string(i);
     ASSERT_TRUE(store_->PutOpportunity(Opp(opp, "prospecting")).ok());
-    SubmitOne(MakeProposal("b" + std::to_string(i), opp, "proposal", "e", 1));
+    SubmitOne(MakeProposal(absl::StrCat("b", i), opp, "proposal", "e", 1));
   }
   clock_.Advance(absl::Hours(2));
   absl::StatusOr<int64_t> expired = store_->ExpirePending(absl::Hours(1), /*batch_size=*/5);

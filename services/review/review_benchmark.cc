@@ -18,7 +18,9 @@
 // time of Redis's main thread; INFO cpu), proc_us_per_op (CPU time of this whole process:
 // clients, gRPC server, core, store), all per confirm or per proposal. On a shared machine the
 // CPU costs are steadier than the rates, and bound what an idle machine could do.
-// --dump_commandstats prints Redis's INFO commandstats at the end.
+// --dump_commandstats prints Redis's INFO commandstats at the end; --command_costs adds a
+// counter us_<command> per benchmark: Redis's microseconds per op in that command (commands a
+// script runs are counted in their own line and again in evalsha's).
 //
 //   BM_GrpcConfirmAsync/inflight:N   ConfirmProposal RPCs from one client thread with the
 //                              callback API, N calls in flight over up to 4 channels (like N
@@ -52,6 +54,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -230,6 +233,9 @@ class Env {
     }
   }
 
+  bool command_costs() const { return command_costs_; }
+  void set_command_costs(bool on) { command_costs_ = on; }
+
   // The server's process when it runs apart (--server_process), else 0.
   pid_t server_pid() const { return server_pid_; }
   pid_t redis_pid() const { return static_cast<pid_t>(redis_pid_); }
@@ -243,6 +249,9 @@ class Env {
     int64_t scripts = 0;  // EVALSHA / EVAL calls
     int64_t usec = 0;     // CPU time of Redis's main thread
     std::string text;     // the raw INFO commandstats answer
+    // Per command (lower case): microseconds Redis spent in it, counted for each call a script
+    // made as well (so evalsha includes them).
+    std::map<std::string, int64_t> usec_by_command;
   };
   RedisStats ReadRedisStats() {
     RedisStats stats;
@@ -253,11 +262,14 @@ class Env {
     for (absl::string_view line : absl::StrSplit(info->str(), "\r\n")) {
       if (!absl::ConsumePrefix(&line, "cmdstat_") || absl::StartsWith(line, "info:")) continue;
       const bool script = absl::StartsWith(line, "evalsha:") || absl::StartsWith(line, "eval:");
+      const std::string command(line.substr(0, line.find(':')));
       for (absl::string_view field : absl::StrSplit(line.substr(line.find(':') + 1), ',')) {
         int64_t v = 0;
         if (absl::ConsumePrefix(&field, "calls=") && absl::SimpleAtoi(field, &v)) {
           stats.calls += v;
           if (script) stats.scripts += v;
+        } else if (absl::ConsumePrefix(&field, "usec=") && absl::SimpleAtoi(field, &v)) {
+          stats.usec_by_command[command] = v;
         }
       }
     }
@@ -357,6 +369,7 @@ class Env {
   int64_t redis_pid_ = 0;
   std::unique_ptr<ServerSide> server_;  // in this process (no --server_process)
   pid_t server_pid_ = 0;                // the child (--server_process)
+  bool command_costs_ = false;          // --command_costs
   int hold_fd_ = -1;
   int port_ = 0;
   std::atomic<int64_t> next_{0};
@@ -428,6 +441,16 @@ class RedisCost {
     }
     state_.counters["scripts_per_op"] = static_cast<double>(end.scripts - start_.scripts) / n;
     state_.counters["redis_us_per_op"] = static_cast<double>(end.usec - start_.usec) / n;
+    if (env_.command_costs()) {
+      // --command_costs: where Redis's time goes, per command, in the timed loop only.
+      for (const auto& [command, usec] : end.usec_by_command) {
+        auto before = start_.usec_by_command.find(command);
+        const int64_t spent = usec - (before == start_.usec_by_command.end() ? 0 : before->second);
+        if (spent > 0 && command != "info") {
+          state_.counters["us_" + command] = static_cast<double>(spent) / n;
+        }
+      }
+    }
   }
 
  private:
@@ -713,6 +736,7 @@ int main(int argc, char** argv) {
   bool aof = false;
   bool dump_commandstats = false;
   bool server_process = false;
+  bool command_costs = false;
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--redis_aof") == 0) {
@@ -721,14 +745,20 @@ int main(int argc, char** argv) {
       dump_commandstats = true;
     } else if (std::strcmp(argv[i], "--server_process") == 0) {
       server_process = true;
+    } else if (std::strcmp(argv[i], "--command_costs") == 0) {
+      command_costs = true;
     } else {
       args.push_back(argv[i]);
     }
   }
+  // As autostage-review's main does (services/review/main.cc): Debian's abseil checks lock
+  // order on every Lock otherwise, which the served process does not pay.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   int benchmark_argc = static_cast<int>(args.size());
   benchmark::Initialize(&benchmark_argc, args.data());
   std::unique_ptr<Env> env = Env::Create(aof, server_process);
   if (env == nullptr) return 1;
+  env->set_command_costs(command_costs);
 
   // Iterations are fixed: each thread's proposals are written before its timer starts.
   for (int threads : {1, 4, 8}) {
