@@ -298,7 +298,8 @@ class ZhLexicon {
 
  private:
   // The entries whose first character is the one at `pos` (empty when none).
-  std::pair<const Entry*, const Entry*> Group(std::string_view text, size_t pos) const {
+  [[gnu::always_inline]] std::pair<const Entry*, const Entry*> Group(std::string_view text,
+                                                                     size_t pos) const {
     if (pos >= text.size()) return {nullptr, nullptr};
     size_t len;
     const char32_t cp = CodePointAt(text, pos, &len);
@@ -700,7 +701,10 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
           size_t after = pos + 1;
           while (after < s.end && IsSpace(text[after])) ++after;
           // Chinese chat separates clauses with spaces: "我就问问价格 暂时不买哈".
-          if (pos > s.begin && after < s.end) {
+          // IsCjk holds from U+2E80 on: characters of three or more bytes on both sides
+          // (a byte >= 0x80 ends the one before, a lead byte >= 0xE0 starts the one after).
+          if (pos > s.begin && after < s.end && static_cast<uint8_t>(text[pos - 1]) >= 0x80 &&
+              static_cast<uint8_t>(text[after]) >= 0xE0) {
             size_t len;
             const char32_t before = CodePointAt(text, PrevCodePointStart(text, pos), &len);
             const char32_t next = CodePointAt(text, after, &len);
@@ -736,7 +740,15 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
     SentenceScan& scan = ScanSentence(text, s);
     tokens_.clear();
     clause_starts_.assign(scan.clause_starts.begin(), scan.clause_starts.end());
-    for (const Token& t : scan.alpha) PushToken(t);
+    // Alphabetic words and Chinese runs do not overlap and both come in text order: merged
+    // as the runs are walked, the tokens come out sorted.
+    size_t next_alpha = 0;
+    auto push_alpha_before = [&](size_t limit) __attribute__((always_inline)) {
+      while (next_alpha < scan.alpha.size() && scan.alpha[next_alpha].begin < limit) {
+        PushToken(scan.alpha[next_alpha++]);
+      }
+    };
+    if (reference_) push_alpha_before(std::string_view::npos);  // all first, sorted below
     // "等领导定了再签": with a "再" before the match, the waiting words ("了", "等") matter
     // too, so runs before the match are segmented whole.
     const bool wait =
@@ -750,6 +762,7 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
       if (start > last) clause_end = std::min(clause_end, start);
     }
     for (const Run& r : scan.runs) {
+      push_alpha_before(r.begin);
       size_t first = std::string_view::npos;
       size_t end = 0;
       if (r.begin >= clause_begin && r.begin < clause_end) {
@@ -783,7 +796,8 @@ class IcuGuardAnalyzer final : public GuardAnalyzer {
       Segment(text, lo, hi, scan);
       if (hi < r.end) PushToken({hi, r.end, true, true});
     }
-    if (!scan.runs.empty()) {
+    push_alpha_before(std::string_view::npos);
+    if (reference_ && !scan.runs.empty()) {
       std::sort(tokens_.begin(), tokens_.end(),
                 [](const Token& a, const Token& b) { return a.begin < b.begin; });
     }
