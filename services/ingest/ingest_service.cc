@@ -586,8 +586,7 @@ void IngestService::ProcessRun(std::vector<std::shared_ptr<Work>> run) {
     }
     return;
   }
-  std::vector<std::shared_ptr<Work>> finished;  // no proposal: mark done together
-  std::vector<std::pair<std::shared_ptr<Work>, v1::Proposal>> proposals;
+  std::vector<std::shared_ptr<Work>> finished;  // no proposal: marked done by the marker
   for (size_t k = 0; k < live.size(); ++k) {
     Item& item = items[live[k]];
     absl::StatusOr<rules::Resolution>& resolution = (*resolutions)[k];
@@ -625,12 +624,13 @@ void IngestService::ProcessRun(std::vector<std::shared_ptr<Work>> run) {
     }
     deps_.metrics.Proposal(decision->proposal->to_stage(), decision->proposal->rule_id())
         .Increment();
-    proposals.emplace_back(item.work, *std::move(decision->proposal));
+    // At once, not after the run: a proposal does not wait for the engine on the rest of a
+    // long run (its batcher linger runs meanwhile). Order per partition is kept (offset order).
+    SubmitProposal(item.work, *std::move(decision->proposal));
   }
-  ReleaseContext(std::move(context));  // the submit may block on back-pressure
-  // Proposals first, so the batcher's linger starts while the marks are written.
-  for (auto& [work, proposal] : proposals) SubmitProposal(work, std::move(proposal));
-  FinishMany(finished);
+  // The marker thread writes these marks, many runs' (and partitions') in one round trip, so
+  // the partition's next run does not wait for it; their offsets are stored once marked.
+  QueueMarks(std::move(finished));
 }
 
 void IngestService::SubmitProposal(const std::shared_ptr<Work>& work, v1::Proposal proposal) {
@@ -646,8 +646,7 @@ void IngestService::SubmitProposal(const std::shared_ptr<Work>& work, v1::Propos
           }
           deps_.metrics.consume_to_ack.Observe(absl::ToDoubleSeconds(acked - work->consumed_at));
           proposals_acked_.fetch_add(1);
-          absl::MutexLock lock(&marks_mu_);
-          marks_.push_back(work);
+          QueueMarks({work});
           return;
         }
         if (Abandoned(*work)) return;
@@ -717,6 +716,17 @@ void IngestService::FinishMany(const std::vector<std::shared_ptr<Work>>& works) 
                    {{"events", static_cast<int64_t>(ids.size())}, {"error", marked}});
   }
   for (const std::shared_ptr<Work>& work : works) Finish(work, /*mark_done=*/false);
+}
+
+void IngestService::QueueMarks(std::vector<std::shared_ptr<Work>> works) {
+  if (works.empty()) return;
+  absl::MutexLock lock(&marks_mu_);
+  if (marks_.empty()) {
+    marks_ = std::move(works);
+  } else {
+    marks_.insert(marks_.end(), std::make_move_iterator(works.begin()),
+                  std::make_move_iterator(works.end()));
+  }
 }
 
 void IngestService::MarkerLoop() {

@@ -5,14 +5,17 @@
 //
 //   decode (content-type) + validate each → dedupe all (one pipelined round trip; events with
 //   `autostage-replay: 1` skip it) → resolve all (ResolveMany: one or two pipelined round
-//   trips) → rules::Engine on each with the current rule set → submit the run's proposals to
-//   review (batched) → MarkDoneMany for the events without a proposal (one round trip); an
-//   event with a proposal is marked when review acknowledges it → the offsets may be stored.
+//   trips) → rules::Engine on each with the current rule set, each proposal submitted to
+//   review (batched) as soon as it is made → the run ends. The marker thread then writes the
+//   dedupe marks (MarkDoneMany: one round trip for every run's events queued meanwhile) of the
+//   events without a proposal, and of an event with a proposal once review acknowledges it →
+//   the offsets may be stored.
 //
 // Runs exist because Redis round trips, not CPU, bounded the per-event path (three sequential
-// round trips per event kept the workers waiting); a run costs the same three round trips for
-// up to max_run_events events. Order per partition is unchanged (a run is processed in offset
-// order and the next run of the partition starts after it).
+// round trips per event kept the workers waiting); a run costs two or three round trips for
+// up to max_run_events events, and the marks are shared across runs and partitions. Order per
+// partition is unchanged (a run is processed in offset order and the next run of the
+// partition starts after it).
 //
 // Undecodable, invalid and oversized events go to the DLQ with the decoder's reason;
 // unresolved ones to the DLQ (reason "unresolved" / "ambiguous_opportunity") or are skipped and
@@ -180,10 +183,12 @@ class IngestService : private kafka::RebalanceListener {
   absl::Status EnsureEngine(WorkerContext& context);
   // Marks the events done in one round trip and finishes each.
   void FinishMany(const std::vector<std::shared_ptr<Work>>& works);
-  // The marker thread: finishes events whose proposal review acknowledged, many per
-  // MarkDoneMany (the batcher's callbacks only queue them, so its sender threads never wait
-  // on Redis).
+  // The marker thread: finishes events whose proposal review acknowledged and events that
+  // made no proposal, many per MarkDoneMany (workers and the batcher's callbacks only queue
+  // them, so neither waits on that round trip).
   void MarkerLoop();
+  // Hands `works` (fully handled, not yet marked done) to the marker thread. Thread-safe.
+  void QueueMarks(std::vector<std::shared_ptr<Work>> works);
   void SubmitProposal(const std::shared_ptr<Work>& work, v1::Proposal proposal);
   void DeadLetter(const std::shared_ptr<Work>& work, std::string reason, std::string detail);
   void Finish(const std::shared_ptr<Work>& work, bool mark_done);
@@ -215,7 +220,7 @@ class IngestService : private kafka::RebalanceListener {
   std::map<PartitionKey, Inbox> inboxes_ ABSL_GUARDED_BY(inbox_mu_);
   std::atomic<size_t> inbox_events_{0};
 
-  // Acknowledged proposals' events waiting for the marker thread.
+  // Handled events waiting for the marker thread (see MarkerLoop).
   absl::Mutex marks_mu_;
   std::vector<std::shared_ptr<Work>> marks_ ABSL_GUARDED_BY(marks_mu_);
   bool marks_stop_ ABSL_GUARDED_BY(marks_mu_) = false;

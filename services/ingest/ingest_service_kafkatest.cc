@@ -37,7 +37,8 @@ using ::autostage::testing::WaitFor;
 class IngestServiceTest : public IngestTestEnv {
  protected:
   explicit IngestServiceTest(bool redis_append_only = false)
-      : IngestTestEnv({.name = "ingest-test", .redis_append_only = redis_append_only}) {}
+      : IngestServiceTest({.name = "ingest-test", .redis_append_only = redis_append_only}) {}
+  explicit IngestServiceTest(IngestTestEnvOptions options) : IngestTestEnv(std::move(options)) {}
 
   void SetUp() override {
     IngestTestEnv::SetUp();
@@ -474,6 +475,69 @@ TEST_F(IngestRedisOutageTest, RedisDownStopsProgressAndResumesByItself) {
   EXPECT_TRUE(WaitFor([&] { return service()->Health().ok(); }, absl::Seconds(10)).ok());
   EXPECT_EQ(Marked(events), 1200);
   ExpectPendingExactly(expected);
+}
+
+class IngestMarkerTest : public IngestServiceTest {
+ protected:
+  // Redis commands wait as long as a pause lasts (no timeout lets a blocked mark give up).
+  IngestMarkerTest()
+      : IngestServiceTest({.name = "ingest-marker", .redis_command_timeout = absl::Seconds(120)}) {}
+
+  // Events the rules make no proposal for and whose opportunity resolves: while Redis
+  // refuses writes, their handling needs no write but the dedupe mark.
+  std::vector<v1::Event> QuietEvents(const std::vector<v1::Event>& events) {
+    std::vector<v1::Event> out;
+    rules::SnapshotResolver resolver(opportunities_);
+    absl::StatusOr<std::unique_ptr<rules::Engine>> engine =
+        rules::Engine::Create(reloader_->Current().rules, *guards_);
+    EXPECT_TRUE(engine.ok()) << engine.status();
+    if (!engine.ok()) return out;
+    for (const v1::Event& e : events) {
+      if (!resolver.Resolve(e).opportunity) continue;
+      absl::StatusOr<rules::Decision> d = (*engine)->Process(e, resolver);
+      if (d.ok() && !d->proposal) out.push_back(e);
+    }
+    return out;
+  }
+
+  void Redis(const std::vector<std::string>& command) {
+    absl::StatusOr<redis::RedisPool::Lease> lease = redis_pool_->Acquire(absl::Seconds(5));
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    ASSERT_TRUE((*lease)->Command(command).ok());
+  }
+};
+
+// The dedupe marks are written by the marker thread, not by the run that judged the events:
+// while Redis refuses writes (CLIENT PAUSE WRITE), the single worker keeps judging new runs,
+// and nothing is handled (no offset stored) before its mark is written; once writes resume,
+// every event is marked and handled.
+TEST_F(IngestMarkerTest, RunsDoNotWaitForTheirDedupeMarksAndNothingIsHandledUnmarked) {
+  if (!HaveCorpus()) GTEST_SKIP() << "dev corpus absent at " << CorpusDir();
+  LoadOpportunities();
+  const std::vector<v1::Event> events = QuietEvents(Variants(CorpusEvents(), 400, "m"));
+  ASSERT_GE(events.size(), 100u);
+  const size_t half = events.size() / 2;
+  StartIngest({.workers = 1});
+  ASSERT_TRUE(WaitFor([&] { return service()->Health().ok(); }, absl::Seconds(60)).ok());
+
+  Redis({"CLIENT", "PAUSE", "600000", "WRITE"});
+  for (size_t i = 0; i < half; ++i) Publish(events[i]);
+  ASSERT_TRUE(producer_->Flush(absl::Now() + absl::Seconds(10)).ok());
+  ASSERT_TRUE(WaitFor([&] { return metrics_->decoded.Value() >= half; }, absl::Seconds(60)).ok());
+  // The first runs' marks are blocked; a worker waiting for them would judge nothing more.
+  for (size_t i = half; i < events.size(); ++i) Publish(events[i]);
+  ASSERT_TRUE(producer_->Flush(absl::Now() + absl::Seconds(10)).ok());
+  EXPECT_TRUE(
+      WaitFor([&] { return metrics_->decoded.Value() >= events.size(); }, absl::Seconds(60)).ok())
+      << "judged " << metrics_->decoded.Value() << " of " << events.size();
+  EXPECT_EQ(service()->stats().handled, 0);
+
+  Redis({"CLIENT", "UNPAUSE"});
+  ASSERT_TRUE(
+      WaitFor([&] { return AllHandled(static_cast<int64_t>(events.size())); }, absl::Seconds(60))
+          .ok())
+      << "handled " << service()->stats().handled;
+  EXPECT_EQ(Marked(events), static_cast<int64_t>(events.size()));
 }
 
 }  // namespace

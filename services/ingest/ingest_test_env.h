@@ -81,6 +81,8 @@ struct IngestTestEnvOptions {
   std::string name = "ingest-test";
   // Redis with an append-only file, so that a restart keeps the data (Redis outage tests).
   bool redis_append_only = false;
+  // Timeout of every Redis command of the fixture's pool (ingest's and review's).
+  absl::Duration redis_command_timeout = absl::Seconds(1);
 };
 
 class IngestTestEnv : public ::testing::Test {
@@ -152,6 +154,7 @@ class IngestTestEnv : public ::testing::Test {
     redis::RedisOptions ro;
     ro.host = redis_->host();
     ro.port = redis_->port();
+    ro.command_timeout = options_.redis_command_timeout;
     redis_pool_ = std::make_unique<redis::RedisPool>(ro, 8);
 
     // Review, in-process.
