@@ -1,6 +1,9 @@
 #include "common/rules/engine.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include "common/text/extract.h"
@@ -15,6 +18,22 @@ inline bool IsSnippetSpace(char c) {
   const auto b = static_cast<unsigned char>(c);
   return b <= ' ' && (b == ' ' || b == '\n' || b == '\r' || b == '\t');
 }
+
+// Snippet's word-at-a-time helpers (SWAR over 8 bytes).
+inline uint64_t Load8(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof(w));
+  return w;
+}
+constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+constexpr uint64_t kLowBits = 0x0101010101010101ULL;
+// UTF-8 continuation bytes (10xxxxxx) in `w`: bit 7 set, bit 6 (shifted into bit 7) clear.
+inline size_t ContinuationBytes(uint64_t w) {
+  return static_cast<size_t>(std::popcount(w & ~(w << 1) & kHighBits));
+}
+// Whether a byte of `w` is <= ' ' (the classic "has less than 0x21" test: exact on whether
+// any byte is, which is all it is used for).
+inline bool HasByteAtMostSpace(uint64_t w) { return ((w - kLowBits * 0x21) & ~w & kHighBits) != 0; }
 
 SegmentContext EventContext(const v1::Event& event) {
   SegmentContext context;
@@ -54,26 +73,50 @@ FiredRule ToFiredRule(const text::Segment& segment, const text::NormalizedText& 
 std::string Snippet(std::string_view text, size_t begin, size_t end, size_t context) {
   begin = std::min(begin, text.size());
   end = std::min(std::max(begin, end), text.size());
+  // Back `context` code points (leading bytes) from `begin`. Whole words of 8 bytes go while
+  // their leading bytes do not complete the count: the byte loop would not stop inside them.
   size_t from = begin;
-  for (size_t n = 0; from > 0 && n < context;) {
+  size_t n = 0;
+  while (from >= 8 && n < context) {
+    const size_t leading = 8 - ContinuationBytes(Load8(text.data() + from - 8));
+    if (n + leading >= context) break;
+    n += leading;
+    from -= 8;
+  }
+  for (; from > 0 && n < context;) {
     --from;
     if (!IsContinuation(text[from])) ++n;
   }
   while (from > 0 && from < text.size() && IsContinuation(text[from])) --from;
-  size_t to = end;
-  for (size_t n = 0; to < text.size() && n < context;) {
-    ++to;
-    while (to < text.size() && IsContinuation(text[to])) ++to;
-    ++n;
+  // Forward: `to` stops at the context-th leading byte after `end` (the end of the text when
+  // there are fewer), the same word-at-a-time skip first.
+  size_t to = text.size();
+  if (context == 0) to = end;
+  for (size_t q = end + 1, m = 0; context > 0 && q < text.size();) {
+    if (q + 8 <= text.size()) {
+      const size_t leading = 8 - ContinuationBytes(Load8(text.data() + q));
+      if (m + leading < context) {
+        m += leading;
+        q += 8;
+        continue;
+      }
+    }
+    if (!IsContinuation(text[q]) && ++m == context) {
+      to = q;
+      break;
+    }
+    ++q;
   }
   std::string out;
   out.reserve(to - from + 8);
   if (from > 0) out += "…";
   // Runs of non-whitespace bytes are appended whole; a whitespace run between two of them
-  // becomes one ' ' (leading and trailing runs vanish).
+  // becomes one ' ' (leading and trailing runs vanish). A word of 8 bytes without one byte
+  // <= ' ' holds no whitespace and is skipped whole.
   bool content = false;
   for (size_t i = from; i < to;) {
     size_t j = i;
+    while (j + 8 <= to && !HasByteAtMostSpace(Load8(text.data() + j))) j += 8;
     while (j < to && !IsSnippetSpace(text[j])) ++j;
     if (j > i) {
       if (content && i > from) out.push_back(' ');

@@ -7,9 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -137,6 +139,66 @@ TEST_F(EngineTest, StagedDecisionsEqualFullEvaluationOnGoldenEvents) {
   EXPECT_GT(counts.events, 10);
   EXPECT_GT(counts.max_skip, 0);
   EXPECT_GT(counts.backward, 0);
+}
+
+}  // namespace
+}  // namespace autostage::rules
+
+namespace autostage::rules {
+namespace {
+
+// Snippet as it was written before its word-at-a-time skips: one byte at a time.
+std::string ReferenceSnippet(std::string_view text, size_t begin, size_t end, size_t context) {
+  auto continuation = [](char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; };
+  auto space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
+  begin = std::min(begin, text.size());
+  end = std::min(std::max(begin, end), text.size());
+  size_t from = begin;
+  for (size_t n = 0; from > 0 && n < context;) {
+    --from;
+    if (!continuation(text[from])) ++n;
+  }
+  while (from > 0 && from < text.size() && continuation(text[from])) --from;
+  size_t to = end;
+  for (size_t n = 0; to < text.size() && n < context;) {
+    ++to;
+    while (to < text.size() && continuation(text[to])) ++to;
+    ++n;
+  }
+  std::string out;
+  if (from > 0) out += "…";
+  bool content = false;
+  for (size_t i = from; i < to;) {
+    size_t j = i;
+    while (j < to && !space(text[j])) ++j;
+    if (j > i) {
+      if (content && i > from) out.push_back(' ');
+      out.append(text.data() + i, j - i);
+      content = true;
+    }
+    while (j < to && space(text[j])) ++j;
+    i = j;
+  }
+  if (to < text.size()) out += "…";
+  return out;
+}
+
+// Snippet (8-byte skips over code points and whitespace-free runs) agrees with the byte loop on
+// random mixes of ASCII, 2-, 3- and 4-byte characters, whitespace and control bytes, at random
+// ranges (also outside the text and reversed) and context widths.
+TEST(SnippetTest, AgreesWithTheByteLoopOnRandomText) {
+  const std::vector<std::string> atoms = {"a",    "b", "Z", " ",  "  ", "\n", "\t",   "\r", "\x01",
+                                          "\x1f", "!", "é", "合", "同", "𝄞",  "\x7f", "0"};
+  std::mt19937 rng(5);
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    for (int k = static_cast<int>(rng() % 90); k > 0; --k) text += atoms[rng() % atoms.size()];
+    const size_t begin = rng() % (text.size() + 4);
+    const size_t end = rng() % 4 == 0 ? begin : rng() % (text.size() + 4);
+    const size_t context = rng() % 45;
+    ASSERT_EQ(Snippet(text, begin, end, context), ReferenceSnippet(text, begin, end, context))
+        << "text '" << text << "' [" << begin << ", " << end << ") context " << context;
+  }
 }
 
 }  // namespace
