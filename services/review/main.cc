@@ -77,9 +77,9 @@ std::string HostName() {
 
 int main(int argc, char** argv) {
   // Debian's abseil is built with mutex deadlock detection on: every Lock records and checks a
-  // lock-order graph (~3 % of the server's CPU under SubmitProposals/Confirm load). The
-  // service's lock order is fixed by design and its tests run under the sanitizers, so the
-  // check buys nothing in production. Set before any thread starts.
+  // lock-order graph (~3 % of the server's CPU under SubmitProposals/Confirm load). It is a
+  // debugging aid (abseil's optimized builds leave it off), not a production safeguard. Set
+  // before any thread starts.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{"autostage-review: holds proposals until a person confirms or rejects them"};
   std::string config_path;
