@@ -224,20 +224,6 @@ size_t NeedleSet::Count(std::string_view hay, size_t limit) const {
   return count;
 }
 
-bool ContainsAnyNoCase(std::string_view hay, std::initializer_list<std::string_view> needles) {
-  std::string_view kept[64];
-  size_t size = 0;
-  for (std::string_view n : needles) {
-    bool fits = n.size() >= 2 && n.size() <= NeedleSet::kMaxNeedle;
-    if (fits && size < 64) {
-      kept[size++] = n;
-    } else if (ContainsNoCase(hay, n)) {
-      return true;
-    }
-  }
-  return NeedleSet(kept, size).FoundIn(hay);
-}
-
 bool IsHan(char32_t c) {
   return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
          (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x2FFFF);

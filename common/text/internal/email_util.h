@@ -153,9 +153,6 @@ class FirstByteSet {
   bool may_start_[256] = {};
 };
 
-// Ad-hoc form of NeedleSet::FoundIn (the bitmap is built per call).
-bool ContainsAnyNoCase(std::string_view hay, std::initializer_list<std::string_view> needles);
-
 // True when `c` is a CJK ideograph (the common blocks).
 bool IsHan(char32_t c);
 
